@@ -1,0 +1,325 @@
+//! The chat protocol: every event the browser and the server exchange over
+//! Socket.IO, as Rust types both sides compile against.
+//!
+//! It is a superset of the canonical Socket.IO chat demo (`add user`,
+//! `new message`, `typing`, `stop typing`, `login`, `user joined`,
+//! `user left`): the demo's fields keep their names and shapes, and the extra
+//! fields (ids, timestamps, the online list) are ones a demo client ignores.
+//!
+//! - [`event`] names every event; no other crate spells an event name.
+//! - [`ClientEvent`] types are what a client emits, each with the type its
+//!   acknowledgement carries ([`ClientEvent::Reply`]).
+//! - [`ServerEvent`] is everything the server emits to clients.
+//! - [`Ack`] is the answer to an event sent with an acknowledgement: the data,
+//!   or an [`AckError`] with a machine-readable [`ErrorCode`] and a reason a
+//!   person can read.
+//! - [`validate_username`] and [`validate_message`] hold the input limits, so
+//!   the browser refuses what the server would refuse, with the same words.
+//!
+//! This crate does no I/O and compiles for native targets and wasm32 alike.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+mod validate;
+
+pub use validate::{
+    MESSAGE_MAX_CHARS, USERNAME_MAX_CHARS, validate_message, validate_username,
+};
+
+/// The names of the events on the wire, as the canonical chat demo spells them.
+pub mod event {
+    /// Client → server: enter the room under a name (payload: the name).
+    pub const ADD_USER: &str = "add user";
+    /// Both ways: a chat message (client → server: its text; server →
+    /// clients: a [`ChatMessage`](crate::ChatMessage)).
+    pub const NEW_MESSAGE: &str = "new message";
+    /// Both ways: someone started typing (client → server: no payload).
+    pub const TYPING: &str = "typing";
+    /// Both ways: someone stopped typing (client → server: no payload).
+    pub const STOP_TYPING: &str = "stop typing";
+    /// Server → the joining connection only: it is in the room.
+    pub const LOGIN: &str = "login";
+    /// Server → everyone else: a user entered the room.
+    pub const USER_JOINED: &str = "user joined";
+    /// Server → everyone else: a user's last connection left the room.
+    pub const USER_LEFT: &str = "user left";
+}
+
+/// A server-assigned id of a message or a join/leave; ids only ever grow.
+pub type EventId = u64;
+
+/// Milliseconds since the Unix epoch (UTC), as JavaScript's `Date.now()`.
+pub type Timestamp = i64;
+
+/// An event a client emits, with the data its acknowledgement carries.
+///
+/// An event whose payload serializes to `null` (a unit struct such as
+/// [`Typing`]) is sent with no argument, as the demo client sends it.
+pub trait ClientEvent: Serialize {
+    /// The event's name on the wire.
+    const NAME: &'static str;
+    /// What a successful acknowledgement carries.
+    type Reply: Serialize + DeserializeOwned;
+}
+
+/// `add user`: enter the room under this name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AddUser(pub String);
+
+impl ClientEvent for AddUser {
+    const NAME: &'static str = event::ADD_USER;
+    type Reply = Login;
+}
+
+/// `new message`: say this in the room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct NewMessage(pub String);
+
+impl ClientEvent for NewMessage {
+    const NAME: &'static str = event::NEW_MESSAGE;
+    type Reply = ChatMessage;
+}
+
+/// `typing`: this user started typing. Sent without a payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Typing;
+
+impl ClientEvent for Typing {
+    const NAME: &'static str = event::TYPING;
+    type Reply = ();
+}
+
+/// `stop typing`: this user stopped typing. Sent without a payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StopTyping;
+
+impl ClientEvent for StopTyping {
+    const NAME: &'static str = event::STOP_TYPING;
+    type Reply = ();
+}
+
+/// The Socket.IO handshake's `auth` payload. Every field is optional, so a
+/// demo client that sends none still connects.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectAuth {
+    /// A random id the browser keeps for as long as it lives (local storage):
+    /// connections that share it and a name are one user with several tabs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+/// `login`: sent to a connection once it is in the room (and the
+/// acknowledgement of its `add user`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Login {
+    /// How many users are online, this one included.
+    #[serde(rename = "numUsers")]
+    pub num_users: usize,
+    /// The name this connection is in the room under (trimmed).
+    pub username: String,
+    /// Everyone online now, this user included, in the order they came.
+    pub users: Vec<String>,
+    /// The id of this entry; when it is the user's first connection, the same
+    /// id and time the others see in `user joined`.
+    pub id: EventId,
+    /// When the user entered.
+    pub timestamp: Timestamp,
+}
+
+/// `user joined` and `user left`: a user entered the room or their last
+/// connection left it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserEvent {
+    /// Who came or went.
+    pub username: String,
+    /// How many users are online after this.
+    #[serde(rename = "numUsers")]
+    pub num_users: usize,
+    /// Server-assigned id, from the same sequence as messages.
+    pub id: EventId,
+    /// When it happened.
+    pub timestamp: Timestamp,
+}
+
+/// `new message` from the server: a message someone said in the room. It is
+/// also the acknowledgement of the sender's own `new message`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// Who said it.
+    pub username: String,
+    /// What they said, exactly as stored (plain text, never HTML).
+    pub message: String,
+    /// Server-assigned id, from the same sequence as joins and leaves.
+    pub id: EventId,
+    /// When the server received it.
+    pub timestamp: Timestamp,
+}
+
+/// `typing` and `stop typing` from the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserTyping {
+    /// Who started or stopped typing.
+    pub username: String,
+}
+
+/// Everything the server emits. It serializes as its payload alone;
+/// [`ServerEvent::name`] gives the event name it travels under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ServerEvent {
+    /// `login`, to the joining connection.
+    Login(Login),
+    /// `user joined`, to everyone else.
+    UserJoined(UserEvent),
+    /// `user left`, to everyone else.
+    UserLeft(UserEvent),
+    /// `new message`, to everyone but the sender.
+    NewMessage(ChatMessage),
+    /// `typing`, to everyone else.
+    Typing(UserTyping),
+    /// `stop typing`, to everyone else.
+    StopTyping(UserTyping),
+}
+
+/// An event from the server that this protocol does not describe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// No server event has this name.
+    UnknownEvent(String),
+    /// The name is known but the payload is not of its shape.
+    BadPayload {
+        /// The event's name.
+        event: &'static str,
+        /// What serde said about the payload.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::UnknownEvent(name) => write!(f, "unknown server event {name:?}"),
+            Self::BadPayload { event, reason } => write!(f, "bad {event:?} payload: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+impl ServerEvent {
+    /// The name this event travels under.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Login(_) => event::LOGIN,
+            Self::UserJoined(_) => event::USER_JOINED,
+            Self::UserLeft(_) => event::USER_LEFT,
+            Self::NewMessage(_) => event::NEW_MESSAGE,
+            Self::Typing(_) => event::TYPING,
+            Self::StopTyping(_) => event::STOP_TYPING,
+        }
+    }
+
+    /// Reads an event received under `name` with payload `data`.
+    pub fn decode(name: &str, data: serde_json::Value) -> Result<Self, DecodeError> {
+        fn payload<T: DeserializeOwned>(
+            event: &'static str,
+            data: serde_json::Value,
+        ) -> Result<T, DecodeError> {
+            serde_json::from_value(data).map_err(|e| DecodeError::BadPayload {
+                event,
+                reason: e.to_string(),
+            })
+        }
+        Ok(match name {
+            event::LOGIN => Self::Login(payload(event::LOGIN, data)?),
+            event::USER_JOINED => Self::UserJoined(payload(event::USER_JOINED, data)?),
+            event::USER_LEFT => Self::UserLeft(payload(event::USER_LEFT, data)?),
+            event::NEW_MESSAGE => Self::NewMessage(payload(event::NEW_MESSAGE, data)?),
+            event::TYPING => Self::Typing(payload(event::TYPING, data)?),
+            event::STOP_TYPING => Self::StopTyping(payload(event::STOP_TYPING, data)?),
+            other => return Err(DecodeError::UnknownEvent(other.to_owned())),
+        })
+    }
+}
+
+/// The answer to an event sent with an acknowledgement:
+/// `{"data": …}` on success, `{"error": {"code": …, "message": …}}` otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Ack<T> {
+    /// It worked; here is the result.
+    #[serde(rename = "data")]
+    Ok(T),
+    /// It was refused; nothing changed.
+    #[serde(rename = "error")]
+    Err(AckError),
+}
+
+impl<T> Ack<T> {
+    /// The acknowledgement as a `Result`.
+    pub fn into_result(self) -> Result<T, AckError> {
+        match self {
+            Self::Ok(data) => Ok(data),
+            Self::Err(error) => Err(error),
+        }
+    }
+}
+
+impl<T> From<Result<T, AckError>> for Ack<T> {
+    fn from(result: Result<T, AckError>) -> Self {
+        match result {
+            Ok(data) => Self::Ok(data),
+            Err(error) => Self::Err(error),
+        }
+    }
+}
+
+/// Why an event was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckError {
+    /// What kind of refusal, for programs.
+    pub code: ErrorCode,
+    /// The reason, for people.
+    pub message: String,
+}
+
+impl AckError {
+    /// A refusal of kind `code` with a reason a person can read.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for AckError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for AckError {}
+
+/// The kinds of refusal, as snake_case strings on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The payload is not of the event's type (a number where a string was due).
+    InvalidPayload,
+    /// The name is empty, too long, or has control characters.
+    InvalidName,
+    /// Someone else online already has this name (case-insensitively).
+    NameTaken,
+    /// The message is empty, too long, or has control characters.
+    InvalidMessage,
+    /// The connection has not entered the room with `add user` yet.
+    NotJoined,
+    /// The connection is already in the room.
+    AlreadyJoined,
+    /// The server has no handler for this event.
+    UnknownEvent,
+}
