@@ -1,0 +1,57 @@
+//! The HTML shell and the app's one page: the entry form until the user is in
+//! the room, then the room.
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+
+use crate::chat::Chat;
+use crate::components::{Composer, ConnectionStatus, EntryForm, MessageList, SidePanel, TypingIndicator};
+
+/// The document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The app: one page, the chat.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let chat = Chat::new();
+    // Effects run only in the browser: the server never opens a socket.
+    Effect::new(move |_| chat.start());
+
+    let in_room = move || chat.view.with(|v| v.me.is_some());
+    view! {
+        <Stylesheet id="leptos" href="/pkg/chatroom.css"/>
+        <Title text="Chatroom"/>
+        <header class="top">
+            <h1>"Chatroom"</h1>
+            <ConnectionStatus chat/>
+        </header>
+        <Show when=in_room fallback=move || view! { <EntryForm chat/> }>
+            <main id="room">
+                <section class="stream">
+                    <MessageList chat/>
+                    <TypingIndicator chat/>
+                    <Composer chat/>
+                </section>
+                <SidePanel chat/>
+            </main>
+        </Show>
+    }
+}

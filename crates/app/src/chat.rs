@@ -1,0 +1,120 @@
+//! The page's state and the actions the components call. The state is a
+//! handful of signals ([`Chat`], `Copy`, provided through context); the
+//! actions go to the Socket.IO connection in the browser (`live`) and do
+//! nothing on the server, which only renders the first view.
+
+use leptos::prelude::*;
+use sio_client::ConnectionState;
+
+use crate::room::RoomView;
+
+/// Everything the components read, as signals.
+#[derive(Debug, Clone, Copy)]
+pub struct Chat {
+    /// The room as this page sees it.
+    pub view: RwSignal<RoomView>,
+    /// The connection to the server.
+    pub connection: RwSignal<ConnectionState>,
+    /// When the connection state last changed (ms, the page's clock), to
+    /// count down "reconnecting in 4 s".
+    pub connection_since: RwSignal<f64>,
+    /// The page's clock, ticking once a second (ms).
+    pub now: RwSignal<f64>,
+    /// The name the user asked to enter under; kept after entering, so the
+    /// page re-enters by itself after a reconnection.
+    pub wanted_name: RwSignal<Option<String>>,
+    /// Why the last attempt to enter was refused.
+    pub entry_error: RwSignal<Option<String>>,
+    /// An `add user` is on its way.
+    pub entering: RwSignal<bool>,
+}
+
+impl Default for Chat {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Chat {
+    /// Fresh state: not in the room, connecting.
+    pub fn new() -> Self {
+        Self {
+            view: RwSignal::new(RoomView::default()),
+            connection: RwSignal::new(ConnectionState::Connecting),
+            connection_since: RwSignal::new(0.0),
+            now: RwSignal::new(0.0),
+            wanted_name: RwSignal::new(None),
+            entry_error: RwSignal::new(None),
+            entering: RwSignal::new(false),
+        }
+    }
+
+    /// Opens the connection (in the browser; nothing on the server).
+    pub fn start(self) {
+        #[cfg(feature = "hydrate")]
+        crate::live::start(self);
+    }
+
+    /// Enters the room under `name`, now or as soon as the connection is up.
+    pub fn enter(self, name: String) {
+        match protocol::validate_username(&name) {
+            Ok(name) => {
+                self.entry_error.set(None);
+                self.wanted_name.set(Some(name.to_owned()));
+                #[cfg(feature = "hydrate")]
+                crate::live::enter(self);
+            }
+            Err(error) => self.entry_error.set(Some(error.message)),
+        }
+    }
+
+    /// Sends a message; `done` hears whether the server took it, or why not.
+    pub fn send(self, text: String, done: impl FnOnce(Result<(), String>) + 'static) {
+        if let Err(error) = protocol::validate_message(&text) {
+            return done(Err(error.message));
+        }
+        #[cfg(feature = "hydrate")]
+        crate::live::send(self, text, done);
+        #[cfg(not(feature = "hydrate"))]
+        done(Err("not connected".to_owned()));
+    }
+
+    /// The composer's text changed: tells the others this user is typing, or
+    /// stopped (an empty box).
+    pub fn typed(self, draft_empty: bool) {
+        #[cfg(feature = "hydrate")]
+        crate::live::typed(draft_empty);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = draft_empty;
+    }
+
+    /// The connection status as a short word for styling and tests.
+    pub fn connection_key(&self) -> &'static str {
+        self.connection.with(|state| match state {
+            ConnectionState::Connecting => "connecting",
+            ConnectionState::Online => "online",
+            ConnectionState::Reconnecting { .. } => "reconnecting",
+            ConnectionState::Refused { .. } => "refused",
+            ConnectionState::Closed => "closed",
+        })
+    }
+
+    /// The connection status for people, counting down a reconnection.
+    pub fn connection_text(&self) -> String {
+        self.connection.with(|state| match state {
+            ConnectionState::Reconnecting { attempt, delay_ms } => {
+                let waited = self.now.get() - self.connection_since.get();
+                let left = ((f64::from(*delay_ms) - waited) / 1000.0).ceil().max(0.0);
+                if left == 0.0 {
+                    return "reconnecting…".to_owned();
+                }
+                ConnectionState::Reconnecting {
+                    attempt: *attempt,
+                    delay_ms: (left * 1000.0) as u32,
+                }
+                .to_string()
+            }
+            other => other.to_string(),
+        })
+    }
+}

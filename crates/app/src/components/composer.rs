@@ -1,0 +1,60 @@
+//! The composer: type, press Enter, and the message goes out; the others see
+//! "… is typing" meanwhile.
+
+use leptos::ev::SubmitEvent;
+use leptos::html::Input;
+use leptos::prelude::*;
+
+use crate::chat::Chat;
+
+/// The message box. Enter sends; the text comes back if the server refuses it.
+#[component]
+pub fn Composer(chat: Chat) -> impl IntoView {
+    let draft = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let input = NodeRef::<Input>::new();
+    Effect::new(move |_| {
+        if let Some(input) = input.get() {
+            // Entering the room lands the keyboard in the composer.
+            let _ = input.focus();
+        }
+    });
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let text = draft.get_untracked();
+        if text.trim().is_empty() {
+            return;
+        }
+        draft.set(String::new());
+        chat.typed(true);
+        chat.send(text.clone(), move |result| match result {
+            Ok(()) => error.set(None),
+            Err(reason) => {
+                error.set(Some(reason));
+                // Give the text back unless the user started a new one.
+                if draft.get_untracked().is_empty() {
+                    draft.set(text);
+                }
+            }
+        });
+    };
+    view! {
+        <form id="composer" on:submit=on_submit>
+            <input
+                id="message"
+                aria-label="Message"
+                placeholder="Type a message…"
+                autocomplete="off"
+                node_ref=input
+                prop:value=draft
+                on:input=move |ev| {
+                    let text = event_target_value(&ev);
+                    chat.typed(text.trim().is_empty());
+                    draft.set(text);
+                }
+            />
+            <button type="submit">"Send"</button>
+            <p id="composer-error" role="alert">{move || error.get()}</p>
+        </form>
+    }
+}

@@ -1,0 +1,60 @@
+//! The side panel: who is online, and the activity log (joins and leaves).
+
+use leptos::prelude::*;
+
+use super::hue_style;
+use crate::chat::Chat;
+use crate::format::{iso_utc, local_time};
+use crate::room::Entry;
+
+/// How many joins and leaves the panel lists (the stream has them all).
+const ACTIVITY_SHOWN: usize = 30;
+
+/// Online users with their count, and the recent activity.
+#[component]
+pub fn SidePanel(chat: Chat) -> impl IntoView {
+    let activity = move || {
+        chat.view.with(|v| {
+            let all: Vec<Entry> = v.activity().cloned().collect();
+            let skip = all.len().saturating_sub(ACTIVITY_SHOWN);
+            all.into_iter().skip(skip).collect::<Vec<_>>()
+        })
+    };
+    view! {
+        <aside class="side">
+            <section id="online" aria-labelledby="online-count">
+                <h2 id="online-count">{move || chat.view.with(|v| v.online_text())}</h2>
+                <ul>
+                    <For
+                        each=move || chat.view.with(|v| v.users.clone())
+                        key=|name| name.clone()
+                        children=move |name| {
+                            let me = chat.view.with_untracked(|v| v.me.as_deref() == Some(name.as_str()));
+                            let style = hue_style(&name);
+                            view! { <li class:me=me style=style>{name}</li> }
+                        }
+                    />
+                </ul>
+            </section>
+            <section id="activity-log" aria-label="Activity">
+                <h2>"Activity"</h2>
+                <ul>
+                    <For
+                        each=activity
+                        key=Entry::id
+                        children=move |entry| {
+                            let ts = entry.timestamp();
+                            view! {
+                                <li>
+                                    <span>{entry.activity_text()}</span>
+                                    " "
+                                    <time datetime=iso_utc(ts)>{local_time(ts)}</time>
+                                </li>
+                            }
+                        }
+                    />
+                </ul>
+            </section>
+        </aside>
+    }
+}

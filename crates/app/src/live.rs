@@ -1,0 +1,220 @@
+//! The browser's side of [`Chat`]: one Socket.IO connection per page, whose
+//! state and events feed the signals, and the actions that go out over it.
+//! Compiled only for the browser (`hydrate`).
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use protocol::{AddUser, ClientEvent, ConnectAuth, NewMessage, StopTyping, Typing};
+use sio_client::{Client, ClientOptions, ConnectionState, Handlers, RequestError};
+
+use crate::chat::Chat;
+use crate::room::TYPING_TIMEOUT_MS;
+
+/// A typist who has not touched the keyboard for this long has stopped (ms).
+const TYPING_IDLE_MS: f64 = 3_000.0;
+
+/// While typing goes on, `typing` is repeated this often (ms), well before
+/// the others' indicator times out.
+const TYPING_REPEAT_MS: f64 = TYPING_TIMEOUT_MS / 2.0;
+
+/// Where the browser keeps its client id (see `protocol::ConnectAuth`).
+const CLIENT_ID_KEY: &str = "chatroom.clientId";
+
+/// This user's typing, while it lasts.
+#[derive(Debug, Clone, Copy)]
+struct Typist {
+    /// The last keystroke (ms).
+    last_input: f64,
+    /// When `typing` last went out (ms).
+    last_sent: f64,
+}
+
+thread_local! {
+    static CLIENT: RefCell<Option<Client>> = const { RefCell::new(None) };
+    static TYPIST: Cell<Option<Typist>> = const { Cell::new(None) };
+}
+
+fn now() -> f64 {
+    js_sys::Date::now()
+}
+
+fn client() -> Option<Client> {
+    CLIENT.with_borrow(Clone::clone)
+}
+
+/// Opens the page's connection and starts the clock that expires typing.
+pub fn start(chat: Chat) {
+    if client().is_some() {
+        return;
+    }
+    let client_id = client_id();
+    let handlers = Handlers {
+        auth: Rc::new(move || ConnectAuth {
+            client_id: client_id.clone(),
+        }),
+        on_state: Rc::new(move |state| {
+            let online = state == ConnectionState::Online;
+            let t = now();
+            chat.connection.set(state);
+            chat.connection_since.set(t);
+            chat.now.set(t);
+            TYPIST.set(None);
+            if online {
+                // Back online: re-enter under the same name.
+                enter(chat);
+            }
+        }),
+        on_event: Rc::new(move |event| chat.view.update(|v| v.apply(event, now()))),
+    };
+    let options = ClientOptions {
+        url: socket_url(),
+        ..ClientOptions::default()
+    };
+    CLIENT.set(Some(Client::connect(options, handlers)));
+    set_interval(move || tick(chat), Duration::from_secs(1));
+}
+
+/// Once a second: the countdown clock, and typing that went quiet.
+fn tick(chat: Chat) {
+    let t = now();
+    chat.now.set(t);
+    let stale = chat.view.with_untracked(|v| {
+        v.typing
+            .iter()
+            .any(|(_, seen)| t - seen >= TYPING_TIMEOUT_MS)
+    });
+    if stale {
+        chat.view.update(|v| {
+            v.expire_typing(t);
+        });
+    }
+    if let Some(typist) = TYPIST.get()
+        && t - typist.last_input >= TYPING_IDLE_MS
+    {
+        TYPIST.set(None);
+        emit(&StopTyping);
+    }
+}
+
+/// Sends `add user` with the wanted name, if there is one and the connection
+/// is up; otherwise the next `Online` does.
+pub fn enter(chat: Chat) {
+    let (Some(client), Some(name)) = (client(), chat.wanted_name.get_untracked()) else {
+        return;
+    };
+    if client.state() != ConnectionState::Online || chat.entering.get_untracked() {
+        return;
+    }
+    chat.entering.set(true);
+    spawn_local(async move {
+        let result = client.request(&AddUser(name)).await;
+        chat.entering.set(false);
+        match result {
+            Ok(login) => {
+                chat.entry_error.set(None);
+                chat.view.update(|v| v.logged_in(login));
+            }
+            Err(RequestError::Refused(error)) => {
+                chat.wanted_name.set(None);
+                chat.view.update(|v| v.me = None);
+                chat.entry_error.set(Some(error.message));
+            }
+            // The connection dropped meanwhile: the next `Online` re-sends,
+            // unless it came while this request was still waiting.
+            Err(RequestError::Disconnected | RequestError::NotConnected) => {
+                if client.state() == ConnectionState::Online {
+                    enter(chat);
+                }
+            }
+            Err(other) => chat.entry_error.set(Some(other.to_string())),
+        }
+    });
+}
+
+/// Sends a message; the sender shows it from the server's acknowledgement,
+/// so every screen shows the same text, id and time.
+pub fn send(chat: Chat, text: String, done: impl FnOnce(Result<(), String>) + 'static) {
+    let Some(client) = client() else {
+        return done(Err(RequestError::NotConnected.to_string()));
+    };
+    spawn_local(async move {
+        let result = client.request(&NewMessage(text)).await;
+        done(match result {
+            Ok(message) => {
+                chat.view.update(|v| v.sent(message));
+                Ok(())
+            }
+            Err(error) => Err(error.to_string()),
+        });
+    });
+}
+
+/// The composer changed: `typing` on the first keystroke (and again while it
+/// goes on), `stop typing` when the box is emptied.
+pub fn typed(draft_empty: bool) {
+    let t = now();
+    match (TYPIST.get(), draft_empty) {
+        (Some(_), true) => {
+            TYPIST.set(None);
+            emit(&StopTyping);
+        }
+        (None, true) => {}
+        (Some(typist), false) if t - typist.last_sent < TYPING_REPEAT_MS => {
+            TYPIST.set(Some(Typist {
+                last_input: t,
+                ..typist
+            }));
+        }
+        (_, false) => {
+            TYPIST.set(Some(Typist {
+                last_input: t,
+                last_sent: t,
+            }));
+            emit(&Typing);
+        }
+    }
+}
+
+/// Emits an event that needs no answer. Typing news is worthless once late,
+/// so an emit while offline is dropped, not queued.
+fn emit<E: ClientEvent>(event: &E) {
+    if let Some(client) = client()
+        && let Err(error) = client.emit(event)
+    {
+        leptos::logging::debug_warn!("{} not sent: {error}", E::NAME);
+    }
+}
+
+/// `ws://host/socket.io/` (or `wss://` on an https page).
+fn socket_url() -> String {
+    let location = window().location();
+    let secure = location.protocol().is_ok_and(|p| p == "https:");
+    let host = location.host().unwrap_or_default();
+    format!("{}://{host}/socket.io/", if secure { "wss" } else { "ws" })
+}
+
+/// This browser's client id: made once, kept in local storage, shared by its
+/// tabs. Without storage, the page gets one of its own.
+fn client_id() -> Option<String> {
+    let storage = window().local_storage().ok().flatten();
+    if let Some(id) = storage
+        .as_ref()
+        .and_then(|s| s.get_item(CLIENT_ID_KEY).ok().flatten())
+    {
+        return Some(id);
+    }
+    let mut bytes = [0u8; 16];
+    let crypto = window().crypto().ok()?;
+    crypto.get_random_values_with_u8_array(&mut bytes).ok()?;
+    let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    if let Some(storage) = storage
+        && let Err(error) = storage.set_item(CLIENT_ID_KEY, &id)
+    {
+        leptos::logging::debug_warn!("could not keep the client id: {error:?}");
+    }
+    Some(id)
+}

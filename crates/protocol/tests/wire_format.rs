@@ -1,0 +1,171 @@
+//! The exact JSON of every event and acknowledgement. A change here is a
+//! change to the wire format: clients written for the canonical chat demo,
+//! and older pages still open, depend on it.
+
+use protocol::{
+    Ack, AckError, AddUser, ChatMessage, ClientEvent, ConnectAuth, DecodeError, ErrorCode, Login,
+    NewMessage, ServerEvent, StopTyping, Typing, UserEvent, UserTyping, event,
+};
+use serde_json::{Value, json};
+
+fn wire<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).expect("serializable")
+}
+
+fn message() -> ChatMessage {
+    ChatMessage {
+        username: "alice".into(),
+        message: "<b>hi</b> & bye".into(),
+        id: 42,
+        timestamp: 1_795_400_000_123,
+    }
+}
+
+fn login() -> Login {
+    Login {
+        num_users: 2,
+        username: "bob".into(),
+        users: vec!["alice".into(), "bob".into()],
+        id: 43,
+        timestamp: 1_795_400_000_456,
+    }
+}
+
+#[test]
+fn event_names_are_the_demos() {
+    assert_eq!(
+        [
+            event::ADD_USER,
+            event::NEW_MESSAGE,
+            event::TYPING,
+            event::STOP_TYPING,
+            event::LOGIN,
+            event::USER_JOINED,
+            event::USER_LEFT,
+        ],
+        ["add user", "new message", "typing", "stop typing", "login", "user joined", "user left"]
+    );
+    assert_eq!(AddUser::NAME, "add user");
+    assert_eq!(NewMessage::NAME, "new message");
+    assert_eq!(Typing::NAME, "typing");
+    assert_eq!(StopTyping::NAME, "stop typing");
+}
+
+#[test]
+fn client_payloads() {
+    assert_eq!(wire(&AddUser("alice".into())), json!("alice"));
+    assert_eq!(wire(&NewMessage("hello".into())), json!("hello"));
+    // Unit payloads serialize to null, which the clients send as no argument.
+    assert_eq!(wire(&Typing), Value::Null);
+    assert_eq!(wire(&StopTyping), Value::Null);
+    assert_eq!(wire(&ConnectAuth::default()), json!({}));
+    assert_eq!(
+        wire(&ConnectAuth { client_id: Some("c1".into()) }),
+        json!({ "clientId": "c1" })
+    );
+    let parsed: ConnectAuth = serde_json::from_value(json!({ "clientId": "c1", "extra": 1 })).unwrap();
+    assert_eq!(parsed.client_id.as_deref(), Some("c1"));
+}
+
+#[test]
+fn server_events() {
+    let joined = UserEvent { username: "carol".into(), num_users: 3, id: 7, timestamp: 1_000 };
+    let cases = [
+        (
+            ServerEvent::Login(login()),
+            "login",
+            json!({
+                "numUsers": 2,
+                "username": "bob",
+                "users": ["alice", "bob"],
+                "id": 43,
+                "timestamp": 1_795_400_000_456_i64,
+            }),
+        ),
+        (
+            ServerEvent::UserJoined(joined.clone()),
+            "user joined",
+            json!({ "username": "carol", "numUsers": 3, "id": 7, "timestamp": 1_000 }),
+        ),
+        (
+            ServerEvent::UserLeft(joined),
+            "user left",
+            json!({ "username": "carol", "numUsers": 3, "id": 7, "timestamp": 1_000 }),
+        ),
+        (
+            ServerEvent::NewMessage(message()),
+            "new message",
+            json!({
+                "username": "alice",
+                "message": "<b>hi</b> & bye",
+                "id": 42,
+                "timestamp": 1_795_400_000_123_i64,
+            }),
+        ),
+        (
+            ServerEvent::Typing(UserTyping { username: "dave".into() }),
+            "typing",
+            json!({ "username": "dave" }),
+        ),
+        (
+            ServerEvent::StopTyping(UserTyping { username: "dave".into() }),
+            "stop typing",
+            json!({ "username": "dave" }),
+        ),
+    ];
+    for (event, name, json) in cases {
+        assert_eq!(event.name(), name);
+        assert_eq!(wire(&event), json, "{name}");
+        assert_eq!(ServerEvent::decode(name, json).as_ref(), Ok(&event), "{name} round trip");
+    }
+}
+
+#[test]
+fn decoding_refuses_what_it_does_not_know() {
+    assert_eq!(
+        ServerEvent::decode("chat", json!({})),
+        Err(DecodeError::UnknownEvent("chat".into()))
+    );
+    let err = ServerEvent::decode("user joined", json!({ "username": "x" })).unwrap_err();
+    assert!(
+        matches!(&err, DecodeError::BadPayload { event: "user joined", reason } if reason.contains("numUsers")),
+        "{err}"
+    );
+}
+
+#[test]
+fn acks() {
+    assert_eq!(
+        wire(&Ack::Ok(message())),
+        json!({ "data": {
+            "username": "alice",
+            "message": "<b>hi</b> & bye",
+            "id": 42,
+            "timestamp": 1_795_400_000_123_i64,
+        }})
+    );
+    let refused: Ack<ChatMessage> =
+        Ack::Err(AckError::new(ErrorCode::InvalidMessage, "the message is empty"));
+    assert_eq!(
+        wire(&refused),
+        json!({ "error": { "code": "invalid_message", "message": "the message is empty" } })
+    );
+    let parsed: Ack<Login> = serde_json::from_value(json!({ "data": wire(&login()) })).unwrap();
+    assert_eq!(parsed.into_result(), Ok(login()));
+}
+
+#[test]
+fn error_codes() {
+    let codes = [
+        (ErrorCode::InvalidPayload, "invalid_payload"),
+        (ErrorCode::InvalidName, "invalid_name"),
+        (ErrorCode::NameTaken, "name_taken"),
+        (ErrorCode::InvalidMessage, "invalid_message"),
+        (ErrorCode::NotJoined, "not_joined"),
+        (ErrorCode::AlreadyJoined, "already_joined"),
+        (ErrorCode::UnknownEvent, "unknown_event"),
+    ];
+    for (code, text) in codes {
+        assert_eq!(wire(&code), json!(text));
+    }
+}

@@ -1,0 +1,47 @@
+//! The server's configuration: one struct, read from flags and environment
+//! variables (`server --help` lists them). Nothing else reads the environment.
+//!
+//! The `LEPTOS_*` variables keep the names cargo-leptos sets, so
+//! `cargo leptos watch` and `cargo leptos serve` configure the server without
+//! a config file.
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+
+/// How to run the chat server.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "server", version, about = "Chatroom: a self-hosted real-time chat server")]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port (the log says which).
+    #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// Folder with the built site: the WASM, JS and CSS under `pkg/` and the
+    /// files from `public/`, as `cargo leptos build` writes it.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+
+    /// Name of the generated files under `pkg/` (cargo-leptos's `name`).
+    #[arg(long, env = "LEPTOS_OUTPUT_NAME", default_value = "chatroom")]
+    pub output_name: String,
+
+    /// Sub-folder of the site root that holds the generated files.
+    #[arg(long, env = "LEPTOS_SITE_PKG_DIR", default_value = "pkg")]
+    pub site_pkg_dir: String,
+
+    /// Port of cargo-leptos's live-reload socket (used by `cargo leptos watch`).
+    #[arg(long, env = "LEPTOS_RELOAD_PORT", default_value_t = 3001)]
+    pub reload_port: u32,
+
+    /// Largest Engine.IO payload a client may send, in bytes. A larger frame
+    /// is refused by the transport and that connection is closed; the server
+    /// and every other connection carry on. Chat messages are limited to 2,000
+    /// characters, far below this.
+    #[arg(long, env = "CHATROOM_MAX_PAYLOAD", default_value_t = 64 * 1024)]
+    pub max_payload: u64,
+
+    /// What to log, in tracing's filter syntax (`info`, `server=debug,info`, …).
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    pub log: String,
+}

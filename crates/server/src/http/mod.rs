@@ -1,0 +1,40 @@
+//! The JSON API under `/api`: for now the health check; anything else under
+//! `/api` is a JSON 404 rather than an HTML page.
+
+mod error;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+pub use error::{Error, Result};
+
+use crate::AppState;
+
+/// The `/api` routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .fallback(not_found)
+}
+
+/// What `GET /api/health` answers.
+#[derive(Debug, Serialize)]
+struct Health {
+    status: &'static str,
+    #[serde(rename = "numUsers")]
+    num_users: usize,
+}
+
+/// `GET /api/health`: the server is up; how many users are online.
+async fn health(State(state): State<AppState>) -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        num_users: state.room.num_users(),
+    })
+}
+
+async fn not_found() -> Error {
+    Error::NotFound
+}

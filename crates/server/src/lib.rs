@@ -1,0 +1,102 @@
+//! The Chatroom server: one port serves the server-rendered Leptos app, its
+//! static files, a small JSON API, and Socket.IO at `/socket.io/`.
+//!
+//! - [`config`]: the one [`Config`], from flags and environment variables.
+//! - [`state`]: [`AppState`], what every route and socket handler shares.
+//! - [`chat`]: the Socket.IO side: connection set-up, one handler per event,
+//!   and the room's presence (who is online under which name).
+//! - [`http`]: the JSON API routes and their error type.
+//!
+//! [`app`] builds the router so tests can call it; [`run`] serves it on a
+//! listener the caller bound, so tests bind `127.0.0.1:0`.
+
+pub mod chat;
+pub mod config;
+pub mod http;
+pub mod state;
+
+use std::future::Future;
+
+use anyhow::Context;
+use axum::Router;
+use axum::serve::ListenerExt;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use socketioxide::SocketIo;
+use tokio::net::TcpListener;
+
+pub use config::Config;
+pub use state::AppState;
+
+/// Builds the whole HTTP service: API routes, the Leptos pages and files, and
+/// the Socket.IO layer. Also returns the Socket.IO handle, to close every
+/// socket on shutdown.
+pub fn app(state: AppState) -> (Router, SocketIo) {
+    let (socket_layer, io) = chat::layer(&state);
+    let routes = generate_route_list(app::App);
+    let leptos_options = state.leptos_options.clone();
+    let router = Router::new()
+        .nest("/api", http::router())
+        .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(socket_layer)
+        .with_state(state);
+    (router, io)
+}
+
+/// Serves the app on `listener` until `shutdown` completes, then disconnects
+/// every socket (clients see the server closing and start reconnecting) and
+/// lets in-flight HTTP requests finish.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let addr = listener.local_addr().context("reading the listener's address")?;
+    let (router, io) = app(state);
+    // Chat frames are small and latency-bound: send them at once instead of
+    // letting Nagle's algorithm hold them back for coalescing.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::warn!(%error, "could not set TCP_NODELAY");
+        }
+    });
+    tracing::info!("listening on http://{addr}");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: closing every socket");
+            io.close().await;
+        })
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("received SIGINT"),
+        () = terminate => tracing::info!("received SIGTERM"),
+    }
+}

@@ -1,0 +1,39 @@
+//! HTTP: the server-rendered page, the health check, and JSON errors.
+
+use crate::support::spawn_app;
+
+#[tokio::test]
+async fn the_page_is_rendered_on_the_server_with_the_entry_form() {
+    let app = spawn_app().await;
+    let response = reqwest::get(app.url()).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("<title>Chatroom</title>"), "{html}");
+    assert!(html.contains(r#"<form id="entry""#), "{html}");
+    assert!(html.contains(r#"<label for="name">Your name</label>"#), "{html}");
+    assert!(html.contains("/pkg/chatroom.js"), "the hydration script: {html}");
+}
+
+#[tokio::test]
+async fn health_reports_the_users_online() {
+    let app = spawn_app().await;
+    let _alice = app.join("alice").await;
+    let response = reqwest::get(format!("{}/api/health", app.url())).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({ "status": "ok", "numUsers": 1 }));
+}
+
+#[tokio::test]
+async fn unknown_api_routes_are_json_404s() {
+    let app = spawn_app().await;
+    let response = reqwest::get(format!("{}/api/nope", app.url())).await.unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/json",
+        "an API error is JSON"
+    );
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({ "error": "no such API route" }));
+}

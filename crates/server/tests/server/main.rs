@@ -1,0 +1,9 @@
+//! The server's integration tests: each test starts its own server on
+//! 127.0.0.1:0 and talks to it over real connections, Socket.IO through the
+//! `sio-client` crate's native client and HTTP through a plain TCP client.
+
+mod chat;
+mod connect;
+mod http;
+mod input;
+mod support;
