@@ -44,8 +44,13 @@ pub enum ConnectError {
 
 /// The Socket.IO layer for the router, and the handle to close every socket.
 pub fn layer(state: &AppState) -> (SocketIoLayer, SocketIo) {
+    // One limit for both transports: long-polling payloads, and WebSocket
+    // messages and frames (which socketioxide limits separately).
+    let ws_limit = usize::try_from(state.max_payload).unwrap_or(usize::MAX);
     let (layer, io) = SocketIo::builder()
         .max_payload(state.max_payload)
+        .ws_max_message_size(ws_limit)
+        .ws_max_frame_size(ws_limit)
         .with_state(state.room.clone())
         .build_layer();
     // Middlewares run last-added first: read the handshake, then register.
