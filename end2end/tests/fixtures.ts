@@ -1,0 +1,127 @@
+// Test fixtures: a fresh Chatroom server per test on a free port, pages that
+// wait for hydration, and a check that no page logged an error.
+import { test as base, expect, type Browser, type Page } from "@playwright/test";
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+const serverBin = process.env.CHATROOM_SERVER_BIN ?? path.join(repo, "target", "debug", "server");
+const siteRoot = path.join(repo, "target", "site");
+
+/** A server process for one test. */
+export class Server {
+  url = "";
+  private child?: ChildProcess;
+  private output: string[] = [];
+
+  /** Starts the server on `addr` (port 0: any free port) and waits until it listens. */
+  async start(addr = "127.0.0.1:0"): Promise<void> {
+    const child = spawn(serverBin, ["--addr", addr], {
+      env: { ...process.env, LEPTOS_SITE_ROOT: siteRoot, RUST_LOG: "info", NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.child = child;
+    this.url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`server did not start:\n${this.logs()}`)), 20_000);
+      const read = (chunk: Buffer) => {
+        const text = chunk.toString();
+        this.output.push(text);
+        const found = /listening on (http:\/\/[^\s]+)/.exec(text);
+        if (found) {
+          clearTimeout(timer);
+          resolve(found[1]);
+        }
+      };
+      child.stdout!.on("data", read);
+      child.stderr!.on("data", (chunk: Buffer) => this.output.push(chunk.toString()));
+      child.on("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`server exited (${code}) before listening:\n${this.logs()}`));
+      });
+    });
+  }
+
+  /** Stops the server as an operator would (SIGTERM), killing it if it hangs. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Stops the server and starts it again on the same address. */
+  async restart(): Promise<void> {
+    const addr = new URL(this.url).host;
+    await this.stop();
+    await this.start(addr);
+  }
+
+  logs(): string {
+    return this.output.join("");
+  }
+}
+
+type Fixtures = {
+  server: Server;
+  /** Opens a page in a new browser context (a separate user) and waits for hydration. */
+  openPage: (options?: { width?: number; height?: number }) => Promise<Page>;
+};
+
+export const test = base.extend<Fixtures>({
+  server: async ({}, use) => {
+    const server = new Server();
+    await server.start();
+    await use(server);
+    await server.stop();
+  },
+
+  openPage: async ({ browser, server }, use) => {
+    const pages: Page[] = [];
+    const errors: string[] = [];
+    await use(async ({ width = 1100, height = 700 } = {}) => {
+      const context = await browser.newContext({ viewport: { width, height } });
+      const page = await context.newPage();
+      watchErrors(page, errors);
+      await page.goto(server.url);
+      await page.locator("body[data-hydrated]").waitFor();
+      pages.push(page);
+      return page;
+    });
+    for (const page of pages) await page.context().close();
+    expect(errors, "errors logged by the pages").toEqual([]);
+  },
+});
+
+/** Collects console errors and uncaught exceptions of a page. */
+export function watchErrors(page: Page, errors: string[]): void {
+  page.on("pageerror", (error) => errors.push(`pageerror: ${error.message}`));
+  page.on("console", (message) => {
+    // While the server restarts, the browser itself logs the refused
+    // WebSocket connections; the page's own code logs nothing as an error.
+    if (message.type() === "error" && !/WebSocket connection to .* failed/.test(message.text())) {
+      errors.push(`console: ${message.text()}`);
+    }
+  });
+}
+
+/** Enters the room under `name` through the entry form. */
+export async function enterRoom(page: Page, name: string): Promise<void> {
+  await page.locator("#name").fill(name);
+  await page.locator("#entry button[type=submit]").click();
+  await expect(page.locator("main#room")).toBeVisible();
+  await expect(page.locator("#online li", { hasText: name })).toBeVisible();
+}
+
+/** Types a message into the composer and sends it with Enter. */
+export async function say(page: Page, text: string): Promise<void> {
+  await page.locator("#message").fill(text);
+  await page.locator("#message").press("Enter");
+  await expect(page.locator("li.message.own .text", { hasText: text }).last()).toBeVisible();
+}
+
+export type { Browser, Page };
+export { expect };

@@ -1,0 +1,71 @@
+// Who is online: joins and leaves reach everyone, tabs of one browser are one
+// user, and a taken name is refused with the server's reason.
+import { test, expect, enterRoom } from "./fixtures";
+
+test("a third user sees the others join and one leave", async ({ openPage }) => {
+  const carol = await openPage();
+  await enterRoom(carol, "carol");
+  await expect(carol.locator("#online-count")).toHaveText("1 person online");
+
+  const alice = await openPage();
+  await enterRoom(alice, "alice");
+  const bob = await openPage();
+  await enterRoom(bob, "bob");
+
+  await expect(carol.locator("#online-count")).toHaveText("3 people online");
+  await expect(carol.locator("#online li")).toHaveText(["carol", "alice", "bob"]);
+  await expect(carol.locator("#messages li.activity")).toContainText(["carol joined", "alice joined", "bob joined"]);
+  await expect(carol.locator("#activity-log li")).toContainText(["carol joined", "alice joined", "bob joined"]);
+
+  await bob.context().close();
+  await expect(carol.locator("#online-count")).toHaveText("2 people online");
+  await expect(carol.locator("#online li")).toHaveText(["carol", "alice"]);
+  await expect(carol.locator("#messages li.activity").last()).toContainText("bob left");
+  await expect(carol.locator("#activity-log li").last()).toContainText("bob left");
+  await expect(alice.locator("#messages li.activity").last()).toContainText("bob left");
+});
+
+test("two tabs of one browser under one name are one user", async ({ openPage }) => {
+  const bob = await openPage();
+  await enterRoom(bob, "bob");
+  const tab1 = await openPage();
+  await enterRoom(tab1, "alice");
+  // A second page in the same context shares local storage: same browser.
+  const tab2 = await tab1.context().newPage();
+  await tab2.goto(new URL(tab1.url()).origin);
+  await tab2.locator("body[data-hydrated]").waitFor();
+  await enterRoom(tab2, "alice");
+
+  await expect(bob.locator("#online-count")).toHaveText("2 people online");
+  await expect(bob.locator("#online li")).toHaveText(["bob", "alice"]);
+  await expect(bob.locator("#messages li.activity", { hasText: "alice joined" })).toHaveCount(1);
+
+  await tab1.close();
+  // Alice is still there on her other tab: a message from it reaches bob,
+  // and no leave was announced.
+  await tab2.locator("#message").fill("still here");
+  await tab2.locator("#message").press("Enter");
+  await expect(bob.locator("li.message", { hasText: "still here" })).toBeVisible();
+  await expect(bob.locator("#messages li.activity", { hasText: "alice left" })).toHaveCount(0);
+
+  await tab2.close();
+  await expect(bob.locator("#messages li.activity", { hasText: "alice left" })).toHaveCount(1);
+  await expect(bob.locator("#online-count")).toHaveText("1 person online");
+});
+
+test("a name taken by someone else online is refused with the reason", async ({ openPage }) => {
+  const first = await openPage();
+  await enterRoom(first, "Alice");
+  const second = await openPage();
+  await second.locator("#name").fill("alice");
+  await second.locator("#name").press("Enter");
+  await expect(second.locator("#entry-error")).toHaveText("“Alice” is already taken by someone online");
+  await expect(second.locator("main#room")).toHaveCount(0);
+  // Too long a name is refused in the page, with the server's words.
+  await second.locator("#name").fill("x".repeat(33));
+  await second.locator("#name").press("Enter");
+  await expect(second.locator("#entry-error")).toHaveText("the name is 33 characters long; the limit is 32");
+  // Another name works.
+  await enterRoom(second, "alice2");
+  await expect(first.locator("#online-count")).toHaveText("2 people online");
+});
