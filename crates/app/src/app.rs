@@ -5,7 +5,9 @@ use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 
 use crate::chat::Chat;
-use crate::components::{Composer, ConnectionStatus, EntryForm, MessageList, SidePanel, TypingIndicator};
+use crate::components::{
+    Composer, ConnectionStatus, EntryForm, MessageList, SidePanel, TypingIndicator,
+};
 
 /// The document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {

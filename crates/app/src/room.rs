@@ -65,7 +65,11 @@ impl RoomView {
         match event {
             ServerEvent::Login(login) => self.logged_in(login),
             ServerEvent::UserJoined(joined) => {
-                if !self.users.iter().any(|u| u.eq_ignore_ascii_case(&joined.username)) {
+                if !self
+                    .users
+                    .iter()
+                    .any(|u| u.eq_ignore_ascii_case(&joined.username))
+                {
                     self.users.push(joined.username.clone());
                 }
                 self.push(Entry::Joined(joined));
@@ -114,7 +118,8 @@ impl RoomView {
     /// Drops "typing" marks older than [`TYPING_TIMEOUT_MS`]; true if any went.
     pub fn expire_typing(&mut self, now: f64) -> bool {
         let before = self.typing.len();
-        self.typing.retain(|(_, seen)| now - seen < TYPING_TIMEOUT_MS);
+        self.typing
+            .retain(|(_, seen)| now - seen < TYPING_TIMEOUT_MS);
         self.typing.len() != before
     }
 
@@ -204,7 +209,10 @@ mod tests {
         assert_eq!(view.me.as_deref(), Some("alice"));
         assert_eq!(view.online_text(), "2 people online");
         assert_eq!(view.entries.len(), 1);
-        assert_eq!(view.entries[0].activity_text().as_deref(), Some("alice joined"));
+        assert_eq!(
+            view.entries[0].activity_text().as_deref(),
+            Some("alice joined")
+        );
     }
 
     #[test]
@@ -229,26 +237,41 @@ mod tests {
         let ids: Vec<EventId> = view.entries.iter().map(Entry::id).collect();
         assert_eq!(ids, [10, 12, 14]);
         assert!(matches!(&view.entries[1], Entry::Message { own: true, .. }));
-        assert!(matches!(&view.entries[2], Entry::Message { own: false, .. }));
+        assert!(matches!(
+            &view.entries[2],
+            Entry::Message { own: false, .. }
+        ));
     }
 
     #[test]
     fn typing_shows_clears_and_expires() {
         let mut view = alice_in();
-        let typing = |name: &str| ServerEvent::Typing(UserTyping { username: name.into() });
+        let typing = |name: &str| {
+            ServerEvent::Typing(UserTyping {
+                username: name.into(),
+            })
+        };
         view.apply(typing("alice"), 0.0);
         assert_eq!(view.typing_text(), None, "own typing is never shown");
         view.apply(typing("bob"), 0.0);
         assert_eq!(view.typing_text().as_deref(), Some("bob is typing…"));
         view.apply(typing("carol"), 1_000.0);
-        assert_eq!(view.typing_text().as_deref(), Some("bob and carol are typing…"));
+        assert_eq!(
+            view.typing_text().as_deref(),
+            Some("bob and carol are typing…")
+        );
         view.apply(ServerEvent::NewMessage(message(20, "bob", "done")), 1_500.0);
         assert_eq!(view.typing_text().as_deref(), Some("carol is typing…"));
         assert!(!view.expire_typing(2_000.0));
         assert!(view.expire_typing(1_000.0 + TYPING_TIMEOUT_MS));
         assert_eq!(view.typing_text(), None);
         view.apply(typing("dave"), 0.0);
-        view.apply(ServerEvent::StopTyping(UserTyping { username: "dave".into() }), 0.0);
+        view.apply(
+            ServerEvent::StopTyping(UserTyping {
+                username: "dave".into(),
+            }),
+            0.0,
+        );
         assert_eq!(view.typing_text(), None);
     }
 }

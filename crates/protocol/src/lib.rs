@@ -23,9 +23,7 @@ use serde::{Deserialize, Serialize};
 
 mod validate;
 
-pub use validate::{
-    MESSAGE_MAX_CHARS, USERNAME_MAX_CHARS, validate_message, validate_username,
-};
+pub use validate::{MESSAGE_MAX_CHARS, USERNAME_MAX_CHARS, validate_message, validate_username};
 
 /// The names of the events on the wire, as the canonical chat demo spells them.
 pub mod event {

@@ -59,7 +59,10 @@ mod tests {
     #[test]
     fn names_are_trimmed_and_bounded() {
         assert_eq!(validate_username("  alice \n"), Ok("alice"));
-        assert_eq!(validate_username(&"é".repeat(32)), Ok("é".repeat(32).as_str()));
+        assert_eq!(
+            validate_username(&"é".repeat(32)),
+            Ok("é".repeat(32).as_str())
+        );
         for bad in ["", "   ", "a\u{7}b", &"x".repeat(33)] {
             let err = validate_username(bad).expect_err(bad);
             assert_eq!(err.code, ErrorCode::InvalidName, "{bad:?}");
@@ -74,7 +77,10 @@ mod tests {
     fn messages_are_trimmed_and_bounded() {
         assert_eq!(validate_message(" hi "), Ok("hi"));
         assert_eq!(validate_message("two\nlines"), Ok("two\nlines"));
-        assert_eq!(validate_message(&"m".repeat(2_000)).map(str::len), Ok(2_000));
+        assert_eq!(
+            validate_message(&"m".repeat(2_000)).map(str::len),
+            Ok(2_000)
+        );
         for bad in ["", " \n ", "bell\u{7}", &"m".repeat(2_001)] {
             let err = validate_message(bad).expect_err(bad);
             assert_eq!(err.code, ErrorCode::InvalidMessage, "{bad:?}");

@@ -2,6 +2,9 @@
 //! change to the wire format: clients written for the canonical chat demo,
 //! and older pages still open, depend on it.
 
+// A panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use protocol::{
     Ack, AckError, AddUser, ChatMessage, ClientEvent, ConnectAuth, DecodeError, ErrorCode, Login,
     NewMessage, ServerEvent, StopTyping, Typing, UserEvent, UserTyping, event,
@@ -43,7 +46,15 @@ fn event_names_are_the_demos() {
             event::USER_JOINED,
             event::USER_LEFT,
         ],
-        ["add user", "new message", "typing", "stop typing", "login", "user joined", "user left"]
+        [
+            "add user",
+            "new message",
+            "typing",
+            "stop typing",
+            "login",
+            "user joined",
+            "user left"
+        ]
     );
     assert_eq!(AddUser::NAME, "add user");
     assert_eq!(NewMessage::NAME, "new message");
@@ -60,16 +71,24 @@ fn client_payloads() {
     assert_eq!(wire(&StopTyping), Value::Null);
     assert_eq!(wire(&ConnectAuth::default()), json!({}));
     assert_eq!(
-        wire(&ConnectAuth { client_id: Some("c1".into()) }),
+        wire(&ConnectAuth {
+            client_id: Some("c1".into())
+        }),
         json!({ "clientId": "c1" })
     );
-    let parsed: ConnectAuth = serde_json::from_value(json!({ "clientId": "c1", "extra": 1 })).unwrap();
+    let parsed: ConnectAuth =
+        serde_json::from_value(json!({ "clientId": "c1", "extra": 1 })).unwrap();
     assert_eq!(parsed.client_id.as_deref(), Some("c1"));
 }
 
 #[test]
 fn server_events() {
-    let joined = UserEvent { username: "carol".into(), num_users: 3, id: 7, timestamp: 1_000 };
+    let joined = UserEvent {
+        username: "carol".into(),
+        num_users: 3,
+        id: 7,
+        timestamp: 1_000,
+    };
     let cases = [
         (
             ServerEvent::Login(login()),
@@ -103,12 +122,16 @@ fn server_events() {
             }),
         ),
         (
-            ServerEvent::Typing(UserTyping { username: "dave".into() }),
+            ServerEvent::Typing(UserTyping {
+                username: "dave".into(),
+            }),
             "typing",
             json!({ "username": "dave" }),
         ),
         (
-            ServerEvent::StopTyping(UserTyping { username: "dave".into() }),
+            ServerEvent::StopTyping(UserTyping {
+                username: "dave".into(),
+            }),
             "stop typing",
             json!({ "username": "dave" }),
         ),
@@ -116,7 +139,11 @@ fn server_events() {
     for (event, name, json) in cases {
         assert_eq!(event.name(), name);
         assert_eq!(wire(&event), json, "{name}");
-        assert_eq!(ServerEvent::decode(name, json).as_ref(), Ok(&event), "{name} round trip");
+        assert_eq!(
+            ServerEvent::decode(name, json).as_ref(),
+            Ok(&event),
+            "{name} round trip"
+        );
     }
 }
 
@@ -144,8 +171,10 @@ fn acks() {
             "timestamp": 1_795_400_000_123_i64,
         }})
     );
-    let refused: Ack<ChatMessage> =
-        Ack::Err(AckError::new(ErrorCode::InvalidMessage, "the message is empty"));
+    let refused: Ack<ChatMessage> = Ack::Err(AckError::new(
+        ErrorCode::InvalidMessage,
+        "the message is empty",
+    ));
     assert_eq!(
         wire(&refused),
         json!({ "error": { "code": "invalid_message", "message": "the message is empty" } })

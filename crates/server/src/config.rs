@@ -11,7 +11,11 @@ use clap::Parser;
 
 /// How to run the chat server.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "server", version, about = "Chatroom: a self-hosted real-time chat server")]
+#[command(
+    name = "server",
+    version,
+    about = "Chatroom: a self-hosted real-time chat server"
+)]
 pub struct Config {
     /// Address to listen on; port 0 picks a free port (the log says which).
     #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]

@@ -37,7 +37,9 @@ pub fn app(state: AppState) -> (Router, SocketIo) {
     let router = Router::new()
         .nest("/api", http::router())
         .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
         .layer(socket_layer)
         .with_state(state);
     (router, io)
@@ -51,7 +53,9 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let addr = listener.local_addr().context("reading the listener's address")?;
+    let addr = listener
+        .local_addr()
+        .context("reading the listener's address")?;
     let (router, io) = app(state);
     // Chat frames are small and latency-bound: send them at once instead of
     // letting Nagle's algorithm hold them back for coalescing.

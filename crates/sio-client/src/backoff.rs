@@ -33,7 +33,11 @@ impl Backoff {
             .min(u64::from(self.max_ms));
         self.attempt = self.attempt.saturating_add(1);
         let spread = 0.5 + random.clamp(0.0, 1.0);
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
         let delay = (base as f64 * spread) as u32;
         delay.min(self.max_ms.saturating_add(self.max_ms / 2))
     }
@@ -52,7 +56,10 @@ mod tests {
     fn delays_double_up_to_the_cap() {
         let mut backoff = Backoff::new(500, 10_000);
         let middle: Vec<u32> = (0..8).map(|_| backoff.next_delay(0.5)).collect();
-        assert_eq!(middle, [500, 1_000, 2_000, 4_000, 8_000, 10_000, 10_000, 10_000]);
+        assert_eq!(
+            middle,
+            [500, 1_000, 2_000, 4_000, 8_000, 10_000, 10_000, 10_000]
+        );
         assert_eq!(backoff.attempt(), 8);
         backoff.reset();
         assert_eq!(backoff.next_delay(0.5), 500);

@@ -267,7 +267,11 @@ async fn session(
             }
             EnginePacket::Ping => {
                 deadline = js_sys::Date::now() + watchdog_ms;
-                if sink.send(Message::Text(EnginePacket::Pong.encode())).await.is_err() {
+                if sink
+                    .send(Message::Text(EnginePacket::Pong.encode()))
+                    .await
+                    .is_err()
+                {
                     return End::Dropped;
                 }
             }

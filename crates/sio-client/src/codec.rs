@@ -311,7 +311,10 @@ mod tests {
             ping_timeout: 20_000,
             max_payload: 1_000_000,
         };
-        assert_eq!(EnginePacket::decode(open), Ok(EnginePacket::Open(info.clone())));
+        assert_eq!(
+            EnginePacket::decode(open),
+            Ok(EnginePacket::Open(info.clone()))
+        );
         assert_eq!(EnginePacket::Open(info).encode(), open);
         for (frame, packet) in [
             ("1", EnginePacket::Close),
@@ -338,7 +341,10 @@ mod tests {
     fn socket_packets_both_ways() {
         let cases = [
             ("0", SocketPacket::connect(None)),
-            ("0{\"clientId\":\"c1\"}", SocketPacket::connect(Some(json!({"clientId": "c1"})))),
+            (
+                "0{\"clientId\":\"c1\"}",
+                SocketPacket::connect(Some(json!({"clientId": "c1"}))),
+            ),
             ("1", SocketPacket::Disconnect { ns: "/".into() }),
             ("2[\"typing\"]", SocketPacket::event("typing", vec![], None)),
             (
@@ -347,29 +353,65 @@ mod tests {
             ),
             (
                 "317[{\"data\":1}]",
-                SocketPacket::Ack { ns: "/".into(), id: 17, args: vec![json!({"data": 1})] },
+                SocketPacket::Ack {
+                    ns: "/".into(),
+                    id: 17,
+                    args: vec![json!({"data": 1})],
+                },
             ),
             (
                 "4{\"message\":\"login required\"}",
-                SocketPacket::ConnectError { ns: "/".into(), message: "login required".into() },
+                SocketPacket::ConnectError {
+                    ns: "/".into(),
+                    message: "login required".into(),
+                },
             ),
             (
                 "2/admin,3[\"x\",1]",
-                SocketPacket::Event { ns: "/admin".into(), id: Some(3), name: "x".into(), args: vec![json!(1)] },
+                SocketPacket::Event {
+                    ns: "/admin".into(),
+                    id: Some(3),
+                    name: "x".into(),
+                    args: vec![json!(1)],
+                },
             ),
-            ("1/admin,", SocketPacket::Disconnect { ns: "/admin".into() }),
+            (
+                "1/admin,",
+                SocketPacket::Disconnect {
+                    ns: "/admin".into(),
+                },
+            ),
         ];
         for (text, packet) in cases {
             assert_eq!(SocketPacket::decode(text).as_ref(), Ok(&packet), "{text}");
             assert_eq!(packet.encode(), text);
         }
-        assert!(!SocketPacket::decode("2/admin,[\"x\"]").unwrap().is_default_ns());
-        assert!(SocketPacket::decode("0{\"sid\":\"s\"}").unwrap().is_default_ns());
+        assert!(
+            !SocketPacket::decode("2/admin,[\"x\"]")
+                .unwrap()
+                .is_default_ns()
+        );
+        assert!(
+            SocketPacket::decode("0{\"sid\":\"s\"}")
+                .unwrap()
+                .is_default_ns()
+        );
     }
 
     #[test]
     fn bad_socket_packets_are_errors() {
-        for text in ["", "2", "2{}", "2[]", "2[1]", "3[1]", "317{}", "51-[\"x\",{\"_placeholder\":true,\"num\":0}]", "7", "2[\"x\""] {
+        for text in [
+            "",
+            "2",
+            "2{}",
+            "2[]",
+            "2[1]",
+            "3[1]",
+            "317{}",
+            "51-[\"x\",{\"_placeholder\":true,\"num\":0}]",
+            "7",
+            "2[\"x\"",
+        ] {
             assert!(SocketPacket::decode(text).is_err(), "{text:?}");
         }
     }
@@ -378,7 +420,10 @@ mod tests {
     fn unit_events_go_without_arguments() {
         assert_eq!(event_args(&Typing).unwrap(), Vec::<Value>::new());
         assert_eq!(event_args(&StopTyping).unwrap(), Vec::<Value>::new());
-        assert_eq!(event_args(&AddUser("bob".into())).unwrap(), vec![json!("bob")]);
+        assert_eq!(
+            event_args(&AddUser("bob".into())).unwrap(),
+            vec![json!("bob")]
+        );
         let packet = SocketPacket::event("typing", event_args(&Typing).unwrap(), None);
         assert_eq!(frame(&packet), "42[\"typing\"]");
     }

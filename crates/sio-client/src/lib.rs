@@ -102,19 +102,38 @@ mod tests {
 
     #[test]
     fn states_read_well() {
-        let waiting = ConnectionState::Reconnecting { attempt: 3, delay_ms: 3_200 };
+        let waiting = ConnectionState::Reconnecting {
+            attempt: 3,
+            delay_ms: 3_200,
+        };
         assert_eq!(waiting.to_string(), "reconnecting in 4 s");
         assert_eq!(ConnectionState::Connecting.to_string(), "connecting…");
-        let refused = ConnectionState::Refused { reason: "login required".into() };
+        let refused = ConnectionState::Refused {
+            reason: "login required".into(),
+        };
         assert_eq!(refused.to_string(), "refused: login required");
     }
 
     #[test]
     fn replies_decode_to_data_or_refusal() {
         assert_eq!(decode_reply::<u32>(vec![json!({"data": 5})]), Ok(5));
-        let refusal = decode_reply::<u32>(vec![json!({"error": {"code": "not_joined", "message": "no"}})]);
-        assert_eq!(refusal, Err(RequestError::Refused(AckError::new(ErrorCode::NotJoined, "no"))));
-        assert!(matches!(decode_reply::<u32>(vec![]), Err(RequestError::BadReply(_))));
-        assert!(matches!(decode_reply::<u32>(vec![json!({"data": "x"})]), Err(RequestError::BadReply(_))));
+        let refusal = decode_reply::<u32>(vec![
+            json!({"error": {"code": "not_joined", "message": "no"}}),
+        ]);
+        assert_eq!(
+            refusal,
+            Err(RequestError::Refused(AckError::new(
+                ErrorCode::NotJoined,
+                "no"
+            )))
+        );
+        assert!(matches!(
+            decode_reply::<u32>(vec![]),
+            Err(RequestError::BadReply(_))
+        ));
+        assert!(matches!(
+            decode_reply::<u32>(vec![json!({"data": "x"})]),
+            Err(RequestError::BadReply(_))
+        ));
     }
 }

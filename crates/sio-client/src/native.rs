@@ -91,7 +91,11 @@ impl NativeClient {
             .await?;
         let sid = loop {
             match next_packet(&mut socket).await? {
-                EnginePacket::Ping => socket.send(Message::text(EnginePacket::Pong.encode())).await?,
+                EnginePacket::Ping => {
+                    socket
+                        .send(Message::text(EnginePacket::Pong.encode()))
+                        .await?
+                }
                 EnginePacket::Message(payload) => match decode(&payload)? {
                     SocketPacket::Connect { data, .. } => {
                         break data
@@ -105,7 +109,9 @@ impl NativeClient {
                         return Err(NativeError::ConnectError(message));
                     }
                     other => {
-                        return Err(NativeError::Decode(format!("expected connect, got {other:?}")));
+                        return Err(NativeError::Decode(format!(
+                            "expected connect, got {other:?}"
+                        )));
                     }
                 },
                 EnginePacket::Close => return Err(NativeError::Closed),
@@ -139,36 +145,44 @@ impl NativeClient {
                     };
                     match EnginePacket::decode(text.as_str()) {
                         Ok(EnginePacket::Ping) => {
-                            if writer.send(Message::text(EnginePacket::Pong.encode())).is_err() {
+                            if writer
+                                .send(Message::text(EnginePacket::Pong.encode()))
+                                .is_err()
+                            {
                                 break;
                             }
                         }
-                        Ok(EnginePacket::Message(payload)) => match SocketPacket::decode(&payload) {
-                            Ok(SocketPacket::Event { name, args, .. }) => {
-                                if events_tx.send((name, args)).is_err() {
-                                    break;
+                        Ok(EnginePacket::Message(payload)) => {
+                            match SocketPacket::decode(&payload) {
+                                Ok(SocketPacket::Event { name, args, .. }) => {
+                                    if events_tx.send((name, args)).is_err() {
+                                        break;
+                                    }
                                 }
-                            }
-                            Ok(SocketPacket::Ack { id, args, .. }) => {
-                                let waiting = pending
-                                    .lock()
-                                    .unwrap_or_else(PoisonError::into_inner)
-                                    .remove(&id);
-                                if let Some(waiting) = waiting {
-                                    // The requester may have timed out and left.
-                                    let _ = waiting.send(args);
+                                Ok(SocketPacket::Ack { id, args, .. }) => {
+                                    let waiting = pending
+                                        .lock()
+                                        .unwrap_or_else(PoisonError::into_inner)
+                                        .remove(&id);
+                                    if let Some(waiting) = waiting {
+                                        // The requester may have timed out and left.
+                                        let _ = waiting.send(args);
+                                    }
                                 }
+                                Ok(SocketPacket::Disconnect { .. }) => break,
+                                Ok(_) | Err(_) => {}
                             }
-                            Ok(SocketPacket::Disconnect { .. }) => break,
-                            Ok(_) | Err(_) => {}
-                        },
+                        }
                         Ok(EnginePacket::Close) => break,
                         Ok(_) | Err(_) => {}
                     }
                 }
                 open.store(false, Ordering::SeqCst);
                 // Waiting requests see their sender dropped: `Closed`.
-                pending.lock().unwrap_or_else(PoisonError::into_inner).clear();
+                pending
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clear();
             }
         });
 

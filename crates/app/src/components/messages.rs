@@ -46,7 +46,8 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
 #[component]
 fn EntryItem(entry: Entry) -> impl IntoView {
     let id = entry.id();
-    let time = view! { <time datetime=iso_utc(entry.timestamp())>{local_time(entry.timestamp())}</time> };
+    let time =
+        view! { <time datetime=iso_utc(entry.timestamp())>{local_time(entry.timestamp())}</time> };
     match entry {
         Entry::Message { message, own } => {
             let style = hue_style(&message.username);

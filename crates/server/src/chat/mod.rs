@@ -12,10 +12,10 @@ pub mod room;
 use std::convert::Infallible;
 
 use protocol::{ConnectAuth, event};
+use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
-use socketioxide::SocketIo;
 
 pub use room::Room;
 
@@ -60,10 +60,7 @@ pub fn layer(state: &AppState) -> (SocketIoLayer, SocketIo) {
 
 /// Reads the handshake's `auth` payload (a demo client sends none, which is
 /// fine) and refuses the connection when it is malformed.
-async fn read_auth(
-    s: SocketRef,
-    TryData(auth): TryData<ConnectAuth>,
-) -> Result<(), ConnectError> {
+async fn read_auth(s: SocketRef, TryData(auth): TryData<ConnectAuth>) -> Result<(), ConnectError> {
     let auth = auth.map_err(|e| ConnectError::MalformedAuth(e.to_string()))?;
     if let Some(id) = &auth.client_id
         && (id.is_empty() || id.len() > CLIENT_ID_MAX_LEN)

@@ -178,7 +178,10 @@ impl Room {
     fn presence(&self) -> MutexGuard<'_, Presence> {
         // Every update completes before it can panic, so a poisoned lock
         // still guards consistent data.
-        self.0.presence.lock().unwrap_or_else(PoisonError::into_inner)
+        self.0
+            .presence
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -220,9 +223,9 @@ impl IdSequence {
 }
 
 fn now_millis() -> Timestamp {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| Timestamp::try_from(d.as_millis()).unwrap_or(Timestamp::MAX))
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| {
+        Timestamp::try_from(d.as_millis()).unwrap_or(Timestamp::MAX)
+    })
 }
 
 #[cfg(test)]

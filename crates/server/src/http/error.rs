@@ -15,12 +15,16 @@ pub enum Error {
     /// 404: no such API route.
     #[error("no such API route")]
     NotFound,
+    /// 405: the route exists, but not for this method.
+    #[error("this API route does not take that method")]
+    MethodNotAllowed,
 }
 
 impl Error {
     fn status(&self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         }
     }
 }

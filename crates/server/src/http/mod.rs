@@ -1,5 +1,5 @@
-//! The JSON API under `/api`: for now the health check; anything else under
-//! `/api` is a JSON 404 rather than an HTML page.
+//! The JSON API under `/api`: for now the health check. Every error under
+//! `/api`, an unknown route or method included, is answered in JSON.
 
 mod error;
 
@@ -16,6 +16,7 @@ use crate::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
 }
 
@@ -37,4 +38,8 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
 
 async fn not_found() -> Error {
     Error::NotFound
+}
+
+async fn method_not_allowed() -> Error {
+    Error::MethodNotAllowed
 }

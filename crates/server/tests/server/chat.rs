@@ -1,6 +1,8 @@
 //! The canonical chat flow over real connections: join, talk, type, leave.
 
-use protocol::{Ack, ChatMessage, NewMessage, ServerEvent, StopTyping, Typing, UserEvent, UserTyping};
+use protocol::{
+    Ack, ChatMessage, NewMessage, ServerEvent, StopTyping, Typing, UserEvent, UserTyping,
+};
 
 use crate::support::{next, spawn_app};
 
@@ -8,7 +10,10 @@ use crate::support::{next, spawn_app};
 async fn users_join_and_everyone_else_hears_it() {
     let app = spawn_app().await;
     let (mut alice, login) = app.join("alice").await;
-    assert_eq!((login.num_users, login.users.as_slice()), (1, &["alice".to_owned()][..]));
+    assert_eq!(
+        (login.num_users, login.users.as_slice()),
+        (1, &["alice".to_owned()][..])
+    );
 
     let (mut bob, login) = app.join("  bob ").await;
     assert_eq!(login.username, "bob", "names are trimmed");
@@ -32,7 +37,9 @@ async fn users_join_and_everyone_else_hears_it() {
     let (_carol, carol) = app.join("carol").await;
     for client in [&mut alice, &mut bob] {
         match next(client).await {
-            ServerEvent::UserJoined(e) => assert_eq!((e.username.as_str(), e.num_users), ("carol", 3)),
+            ServerEvent::UserJoined(e) => {
+                assert_eq!((e.username.as_str(), e.num_users), ("carol", 3))
+            }
             other => panic!("expected carol's join, got {other:?}"),
         }
     }
@@ -50,9 +57,17 @@ async fn a_message_reaches_everyone_but_the_sender_who_gets_the_ack() {
     next(&mut alice).await;
     next(&mut bob).await;
 
-    let ack = bob.request(&NewMessage(" hello & <b>all</b> ".into())).await.unwrap();
-    let Ack::Ok(sent) = ack else { panic!("refused: {ack:?}") };
-    assert_eq!((sent.username.as_str(), sent.message.as_str()), ("bob", "hello & <b>all</b>"));
+    let ack = bob
+        .request(&NewMessage(" hello & <b>all</b> ".into()))
+        .await
+        .unwrap();
+    let Ack::Ok(sent) = ack else {
+        panic!("refused: {ack:?}")
+    };
+    assert_eq!(
+        (sent.username.as_str(), sent.message.as_str()),
+        ("bob", "hello & <b>all</b>")
+    );
     for client in [&mut alice, &mut carol] {
         assert_eq!(next(client).await, ServerEvent::NewMessage(sent.clone()));
     }
@@ -72,10 +87,16 @@ async fn messages_without_an_ack_are_still_delivered() {
     let (bob, _) = app.join("bob").await;
     next(&mut alice).await;
     bob.emit(&NewMessage("no ack wanted".into())).await.unwrap();
-    let ServerEvent::NewMessage(ChatMessage { username, message, .. }) = next(&mut alice).await else {
+    let ServerEvent::NewMessage(ChatMessage {
+        username, message, ..
+    }) = next(&mut alice).await
+    else {
         panic!("expected bob's message");
     };
-    assert_eq!((username.as_str(), message.as_str()), ("bob", "no ack wanted"));
+    assert_eq!(
+        (username.as_str(), message.as_str()),
+        ("bob", "no ack wanted")
+    );
 }
 
 #[tokio::test]
@@ -86,8 +107,13 @@ async fn typing_and_stop_typing_reach_the_others() {
     next(&mut alice).await;
 
     bob.emit(&Typing).await.unwrap();
-    let bob_typing = UserTyping { username: "bob".into() };
-    assert_eq!(next(&mut alice).await, ServerEvent::Typing(bob_typing.clone()));
+    let bob_typing = UserTyping {
+        username: "bob".into(),
+    };
+    assert_eq!(
+        next(&mut alice).await,
+        ServerEvent::Typing(bob_typing.clone())
+    );
     bob.emit(&StopTyping).await.unwrap();
     assert_eq!(next(&mut alice).await, ServerEvent::StopTyping(bob_typing));
 }
@@ -124,8 +150,12 @@ async fn tabs_of_one_browser_are_one_user() {
     let app = spawn_app().await;
     let (mut bob, _) = app.join("bob").await;
     let auth = serde_json::json!({ "clientId": "browser-1" });
-    let mut tab1 = sio_client::native::NativeClient::connect(&app.url(), Some(auth.clone())).await.unwrap();
-    let mut tab2 = sio_client::native::NativeClient::connect(&app.url(), Some(auth)).await.unwrap();
+    let mut tab1 = sio_client::native::NativeClient::connect(&app.url(), Some(auth.clone()))
+        .await
+        .unwrap();
+    let mut tab2 = sio_client::native::NativeClient::connect(&app.url(), Some(auth))
+        .await
+        .unwrap();
     crate::support::enter(&mut tab1, "alice").await;
     let second = crate::support::enter(&mut tab2, "Alice").await;
     assert_eq!(second.username, "alice");
@@ -134,7 +164,11 @@ async fn tabs_of_one_browser_are_one_user() {
 
     // Bob heard one join; a message from tab 2 reaches tab 1 too.
     assert!(matches!(next(&mut bob).await, ServerEvent::UserJoined(e) if e.username == "alice"));
-    let Ack::Ok(sent) = tab2.request(&NewMessage("from tab 2".into())).await.unwrap() else {
+    let Ack::Ok(sent) = tab2
+        .request(&NewMessage("from tab 2".into()))
+        .await
+        .unwrap()
+    else {
         panic!("refused");
     };
     assert_eq!(next(&mut tab1).await, ServerEvent::NewMessage(sent.clone()));
@@ -142,11 +176,17 @@ async fn tabs_of_one_browser_are_one_user() {
 
     // Closing one tab is not leaving; closing the last is.
     tab1.close().await.unwrap();
-    let Ack::Ok(still) = tab2.request(&NewMessage("still here".into())).await.unwrap() else {
+    let Ack::Ok(still) = tab2
+        .request(&NewMessage("still here".into()))
+        .await
+        .unwrap()
+    else {
         panic!("refused");
     };
     assert_eq!(next(&mut bob).await, ServerEvent::NewMessage(still));
     tab2.close().await.unwrap();
-    let ServerEvent::UserLeft(left) = next(&mut bob).await else { panic!("expected alice to leave") };
+    let ServerEvent::UserLeft(left) = next(&mut bob).await else {
+        panic!("expected alice to leave")
+    };
     assert_eq!((left.username.as_str(), left.num_users), ("alice", 1));
 }

@@ -30,7 +30,9 @@ async fn add_user_sent_the_moment_the_connection_is_up_is_answered() {
     let mut entered = 0;
     let mut keep = Vec::new();
     for (i, joined) in clients.into_iter().enumerate() {
-        let (client, ack) = joined.expect("task").unwrap_or_else(|e| panic!("client {i}: {e}"));
+        let (client, ack) = joined
+            .expect("task")
+            .unwrap_or_else(|e| panic!("client {i}: {e}"));
         match ack {
             Ack::Ok(login) => {
                 assert_eq!(login.username, format!("user{i}"));
@@ -49,7 +51,10 @@ async fn a_malformed_auth_payload_is_refused_with_a_reason() {
     let app = spawn_app().await;
     for (auth, reason) in [
         (json!({ "clientId": 5 }), "malformed auth payload: "),
-        (json!({ "clientId": "x".repeat(65) }), "malformed auth payload: clientId must be 1 to 64 bytes"),
+        (
+            json!({ "clientId": "x".repeat(65) }),
+            "malformed auth payload: clientId must be 1 to 64 bytes",
+        ),
     ] {
         match NativeClient::connect(&app.url(), Some(auth.clone())).await {
             Err(NativeError::ConnectError(message)) => {
@@ -60,7 +65,9 @@ async fn a_malformed_auth_payload_is_refused_with_a_reason() {
         }
     }
     // A well-formed one is fine.
-    NativeClient::connect(&app.url(), Some(json!({ "clientId": "abc" }))).await.unwrap();
+    NativeClient::connect(&app.url(), Some(json!({ "clientId": "abc" })))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

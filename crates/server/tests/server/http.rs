@@ -10,15 +10,23 @@ async fn the_page_is_rendered_on_the_server_with_the_entry_form() {
     let html = response.text().await.unwrap();
     assert!(html.contains("<title>Chatroom</title>"), "{html}");
     assert!(html.contains(r#"<form id="entry""#), "{html}");
-    assert!(html.contains(r#"<label for="name">Your name</label>"#), "{html}");
-    assert!(html.contains("/pkg/chatroom.js"), "the hydration script: {html}");
+    assert!(
+        html.contains(r#"<label for="name">Your name</label>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains("/pkg/chatroom.js"),
+        "the hydration script: {html}"
+    );
 }
 
 #[tokio::test]
 async fn health_reports_the_users_online() {
     let app = spawn_app().await;
     let _alice = app.join("alice").await;
-    let response = reqwest::get(format!("{}/api/health", app.url())).await.unwrap();
+    let response = reqwest::get(format!("{}/api/health", app.url()))
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body, serde_json::json!({ "status": "ok", "numUsers": 1 }));
@@ -27,7 +35,9 @@ async fn health_reports_the_users_online() {
 #[tokio::test]
 async fn unknown_api_routes_are_json_404s() {
     let app = spawn_app().await;
-    let response = reqwest::get(format!("{}/api/nope", app.url())).await.unwrap();
+    let response = reqwest::get(format!("{}/api/nope", app.url()))
+        .await
+        .unwrap();
     assert_eq!(response.status(), 404);
     assert_eq!(
         response.headers()["content-type"],
@@ -36,4 +46,34 @@ async fn unknown_api_routes_are_json_404s() {
     );
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body, serde_json::json!({ "error": "no such API route" }));
+}
+
+#[tokio::test]
+async fn a_wrong_method_on_an_api_route_is_a_json_405() {
+    let app = spawn_app().await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/health", app.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({ "error": "this API route does not take that method" })
+    );
+}
+
+#[tokio::test]
+async fn bad_socket_io_requests_are_json_400s() {
+    let app = spawn_app().await;
+    let response = reqwest::get(format!("{}/socket.io/?EIO=3&transport=polling", app.url()))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({ "code": "5", "message": "Unsupported protocol version" })
+    );
 }

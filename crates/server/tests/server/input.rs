@@ -10,9 +10,12 @@ use crate::support::{WAIT, next, spawn_app};
 
 /// Sends a raw event with an ack and returns the refusal it must get.
 async fn refused(client: &NativeClient, event: &str, args: Vec<Value>) -> AckError {
-    let reply = client.request_raw(event, args.clone()).await.unwrap_or_else(|e| {
-        panic!("no ack for {event:?} {args:?}: {e}");
-    });
+    let reply = client
+        .request_raw(event, args.clone())
+        .await
+        .unwrap_or_else(|e| {
+            panic!("no ack for {event:?} {args:?}: {e}");
+        });
     let first = reply.into_iter().next().unwrap_or(Value::Null);
     match serde_json::from_value::<Ack<Value>>(first.clone()) {
         Ok(Ack::Err(error)) => error,
@@ -42,20 +45,44 @@ async fn bad_names_are_refused_with_reasons() {
     let app = spawn_app().await;
     let mut client = app.client().await;
     let cases = [
-        (vec![json!(42)], ErrorCode::InvalidPayload, "add user expects the name as a string"),
-        (vec![json!({"name": "x"})], ErrorCode::InvalidPayload, "add user expects the name as a string"),
-        (vec![], ErrorCode::InvalidPayload, "add user expects the name as a string"),
-        (vec![json!("   ")], ErrorCode::InvalidName, "the name is empty"),
+        (
+            vec![json!(42)],
+            ErrorCode::InvalidPayload,
+            "add user expects the name as a string",
+        ),
+        (
+            vec![json!({"name": "x"})],
+            ErrorCode::InvalidPayload,
+            "add user expects the name as a string",
+        ),
+        (
+            vec![],
+            ErrorCode::InvalidPayload,
+            "add user expects the name as a string",
+        ),
+        (
+            vec![json!("   ")],
+            ErrorCode::InvalidName,
+            "the name is empty",
+        ),
         (
             vec![json!("x".repeat(33))],
             ErrorCode::InvalidName,
             "the name is 33 characters long; the limit is 32",
         ),
-        (vec![json!("a\u{0}b")], ErrorCode::InvalidName, "the name has control characters"),
+        (
+            vec![json!("a\u{0}b")],
+            ErrorCode::InvalidName,
+            "the name has control characters",
+        ),
     ];
     for (args, code, message) in cases {
         let error = refused(&client, "add user", args.clone()).await;
-        assert_eq!((error.code, error.message.as_str()), (code, message), "{args:?}");
+        assert_eq!(
+            (error.code, error.message.as_str()),
+            (code, message),
+            "{args:?}"
+        );
     }
     assert_eq!(app.state.room.num_users(), 0, "nothing changed");
     // The connection survived all of it and can still enter.
@@ -70,7 +97,10 @@ async fn a_taken_name_is_refused_case_insensitively_and_the_loser_can_pick_anoth
     let ack = other.request(&AddUser("ALICE".into())).await.unwrap();
     assert_eq!(
         ack,
-        Ack::Err(AckError::new(ErrorCode::NameTaken, "“Alice” is already taken by someone online"))
+        Ack::Err(AckError::new(
+            ErrorCode::NameTaken,
+            "“Alice” is already taken by someone online"
+        ))
     );
     let login = crate::support::enter(&mut other, "alice2").await;
     assert_eq!(login.users, ["Alice", "alice2"]);
@@ -84,7 +114,10 @@ async fn a_second_add_user_is_refused() {
     let (alice, _) = app.join("alice").await;
     let error = refused(&alice, "add user", vec![json!("bob")]).await;
     assert_eq!(error.code, ErrorCode::AlreadyJoined);
-    assert_eq!(error.message, "this connection is already in the room as “alice”");
+    assert_eq!(
+        error.message,
+        "this connection is already in the room as “alice”"
+    );
     assert_eq!(app.state.room.num_users(), 1);
 }
 
@@ -95,15 +128,31 @@ async fn bad_messages_are_refused_and_nobody_hears_them() {
     let (bob, _) = app.join("bob").await;
     next(&mut alice).await;
     let cases = [
-        (vec![json!(7)], ErrorCode::InvalidPayload, "new message expects the text as a string".to_owned()),
-        (vec![json!(["a"])], ErrorCode::InvalidPayload, "new message expects the text as a string".to_owned()),
-        (vec![json!(" \n ")], ErrorCode::InvalidMessage, "the message is empty".to_owned()),
+        (
+            vec![json!(7)],
+            ErrorCode::InvalidPayload,
+            "new message expects the text as a string".to_owned(),
+        ),
+        (
+            vec![json!(["a"])],
+            ErrorCode::InvalidPayload,
+            "new message expects the text as a string".to_owned(),
+        ),
+        (
+            vec![json!(" \n ")],
+            ErrorCode::InvalidMessage,
+            "the message is empty".to_owned(),
+        ),
         (
             vec![json!("m".repeat(2_001))],
             ErrorCode::InvalidMessage,
             "the message is 2001 characters long; the limit is 2000".to_owned(),
         ),
-        (vec![json!("bell\u{7}")], ErrorCode::InvalidMessage, "the message has control characters".to_owned()),
+        (
+            vec![json!("bell\u{7}")],
+            ErrorCode::InvalidMessage,
+            "the message has control characters".to_owned(),
+        ),
     ];
     for (args, code, message) in cases {
         let error = refused(&bob, "new message", args.clone()).await;
@@ -132,10 +181,15 @@ async fn an_oversized_frame_closes_only_that_connection() {
     mallory.send_frame(huge).await.unwrap();
     // The server closes mallory's connection...
     let closed = mallory.next_raw(WAIT).await;
-    assert!(closed.is_err(), "mallory's connection should close, got {closed:?}");
+    assert!(
+        closed.is_err(),
+        "mallory's connection should close, got {closed:?}"
+    );
     assert!(!mallory.is_open());
     // ...and the room carries on: alice hears mallory leave and can still talk.
-    let ServerEvent::UserLeft(left) = next(&mut alice).await else { panic!("expected mallory to leave") };
+    let ServerEvent::UserLeft(left) = next(&mut alice).await else {
+        panic!("expected mallory to leave")
+    };
     assert_eq!(left.username, "mallory");
     let (mut bob, _) = app.join("bob").await;
     let Ack::Ok(_) = alice.request(&NewMessage("still up".into())).await.unwrap() else {

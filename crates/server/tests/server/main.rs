@@ -2,6 +2,9 @@
 //! 127.0.0.1:0 and talks to it over real connections, Socket.IO through the
 //! `sio-client` crate's native client and HTTP through a plain TCP client.
 
+// A panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod chat;
 mod connect;
 mod http;

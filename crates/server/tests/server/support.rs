@@ -72,7 +72,11 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
     let site_root = std::env::temp_dir().join("chatroom-test-site");
     std::fs::create_dir_all(&site_root).expect("creating the site root");
-    let mut args = vec!["server", "--site-root", site_root.to_str().expect("utf-8 path")];
+    let mut args = vec![
+        "server",
+        "--site-root",
+        site_root.to_str().expect("utf-8 path"),
+    ];
     args.extend_from_slice(flags);
     let config = Config::try_parse_from(args).expect("test configuration");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -111,5 +115,8 @@ pub async fn enter(client: &mut NativeClient, name: &str) -> Login {
 
 /// The next server event, within [`WAIT`].
 pub async fn next(client: &mut NativeClient) -> ServerEvent {
-    client.next_event(WAIT).await.expect("a server event in time")
+    client
+        .next_event(WAIT)
+        .await
+        .expect("a server event in time")
 }
