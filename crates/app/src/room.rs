@@ -99,12 +99,7 @@ impl RoomView {
 
     /// This page entered (or re-entered) the room.
     pub fn logged_in(&mut self, login: Login) {
-        let joined = UserEvent {
-            username: login.username.clone(),
-            num_users: login.num_users,
-            id: login.id,
-            timestamp: login.timestamp,
-        };
+        let joined = login.joined();
         self.me = Some(login.username);
         self.users = login.users;
         self.push(Entry::Joined(joined));

@@ -128,6 +128,19 @@ pub struct Login {
     pub timestamp: Timestamp,
 }
 
+impl Login {
+    /// The `user joined` the others hear when this is the user's first
+    /// connection (and the joiner's own activity log shows).
+    pub fn joined(&self) -> UserEvent {
+        UserEvent {
+            username: self.username.clone(),
+            num_users: self.num_users,
+            id: self.id,
+            timestamp: self.timestamp,
+        }
+    }
+}
+
 /// `user joined` and `user left`: a user entered the room or their last
 /// connection left it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@ use leptos::ev::SubmitEvent;
 use leptos::html::Input;
 use leptos::prelude::*;
 
+use super::focus_on_mount;
 use crate::chat::Chat;
 
 /// The message box. Enter sends; the text comes back if the server refuses it.
@@ -13,12 +14,7 @@ pub fn Composer(chat: Chat) -> impl IntoView {
     let draft = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let input = NodeRef::<Input>::new();
-    Effect::new(move |_| {
-        if let Some(input) = input.get() {
-            // Entering the room lands the keyboard in the composer.
-            let _ = input.focus();
-        }
-    });
+    focus_on_mount(input);
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let text = draft.get_untracked();

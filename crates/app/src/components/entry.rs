@@ -4,6 +4,7 @@ use leptos::ev::SubmitEvent;
 use leptos::html::Input;
 use leptos::prelude::*;
 
+use super::focus_on_mount;
 use crate::chat::Chat;
 
 /// Asks for a name and enters the room; shows the server's reason when it
@@ -12,12 +13,7 @@ use crate::chat::Chat;
 pub fn EntryForm(chat: Chat) -> impl IntoView {
     let name = RwSignal::new(chat.wanted_name.get_untracked().unwrap_or_default());
     let input = NodeRef::<Input>::new();
-    Effect::new(move |_| {
-        if let Some(input) = input.get() {
-            // Focus the only field, so a keyboard user can type at once.
-            let _ = input.focus();
-        }
-    });
+    focus_on_mount(input);
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         chat.enter(name.get_untracked());

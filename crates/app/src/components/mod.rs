@@ -14,6 +14,19 @@ pub use messages::{MessageList, TypingIndicator};
 pub use side_panel::SidePanel;
 pub use status::ConnectionStatus;
 
+/// Puts the keyboard in `input` once it is on the page, so a keyboard user
+/// can type at once.
+fn focus_on_mount(input: leptos::prelude::NodeRef<leptos::html::Input>) {
+    use leptos::prelude::*;
+    Effect::new(move |_| {
+        if let Some(input) = input.get() {
+            // Focus can only fail on a detached element; then there is
+            // nothing to type into anyway.
+            let _ = input.focus();
+        }
+    });
+}
+
 /// The inline style that gives a name its colour (see `style/main.css`).
 fn hue_style(name: &str) -> String {
     format!("--hue: {}", crate::format::name_hue(name))

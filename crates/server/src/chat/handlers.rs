@@ -5,8 +5,8 @@
 //! changes nothing and leaves the connection up.
 
 use protocol::{
-    Ack, AckError, AddUser, ChatMessage, ErrorCode, Login, NewMessage, ServerEvent, UserEvent,
-    UserTyping, validate_message, validate_username,
+    Ack, AckError, AddUser, ChatMessage, ErrorCode, NewMessage, ServerEvent, UserTyping,
+    validate_message, validate_username,
 };
 use serde::Serialize;
 use socketioxide::extract::{AckSender, Event, MaybeExtension, SocketRef, State, TryData};
@@ -34,23 +34,12 @@ pub async fn add_user(
         Err(error) => return refuse(&s, ack, "add user", error),
     };
     s.join(ROOM);
-    tracing::info!(socket = %s.id, user = %entered.username, first = entered.first_connection, "entered the room");
-    let login = Login {
-        num_users: entered.num_users,
-        username: entered.username.clone(),
-        users: entered.users,
-        id: entered.id,
-        timestamp: entered.timestamp,
-    };
+    let login = entered.login;
+    tracing::info!(socket = %s.id, user = %login.username, first = entered.first_connection, "entered the room");
     reply(&s, ack, &Ack::Ok(&login));
+    let joined = entered.first_connection.then(|| login.joined());
     emit(&s, &ServerEvent::Login(login));
-    if entered.first_connection {
-        let joined = UserEvent {
-            username: entered.username,
-            num_users: entered.num_users,
-            id: entered.id,
-            timestamp: entered.timestamp,
-        };
+    if let Some(joined) = joined {
         broadcast(&s, ServerEvent::UserJoined(joined)).await;
     }
 }
@@ -109,12 +98,6 @@ pub async fn disconnect(s: SocketRef, State(room): State<Room>, reason: Disconne
     let user = room.username(s.id);
     tracing::info!(socket = %s.id, user = user.as_deref().unwrap_or("-"), ?reason, "disconnected");
     if let Some(left) = room.leave(s.id) {
-        let left = UserEvent {
-            username: left.username,
-            num_users: left.num_users,
-            id: left.id,
-            timestamp: left.timestamp,
-        };
         broadcast(&s, ServerEvent::UserLeft(left)).await;
     }
 }

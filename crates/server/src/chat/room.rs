@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use protocol::{AckError, ErrorCode, EventId, Timestamp};
+use protocol::{AckError, ErrorCode, EventId, Login, Timestamp, UserEvent};
 use socketioxide::socket::Sid;
 
 /// The chat room; cheap to clone, every clone is the same room.
@@ -49,32 +49,11 @@ struct Member {
 /// A connection entered the room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entered {
-    /// The name it is in the room under (trimmed).
-    pub username: String,
+    /// What the connection is told: its name, who is online, the entry's id.
+    pub login: Login,
     /// Whether this is the user's first connection, i.e. the others should
     /// hear `user joined`.
     pub first_connection: bool,
-    /// Users online now, this one included.
-    pub num_users: usize,
-    /// Their names, in the order they arrived.
-    pub users: Vec<String>,
-    /// The id of this entry.
-    pub id: EventId,
-    /// When it happened.
-    pub timestamp: Timestamp,
-}
-
-/// A user's last connection left the room.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Left {
-    /// Who left.
-    pub username: String,
-    /// Users online after this.
-    pub num_users: usize,
-    /// The id of this leave.
-    pub id: EventId,
-    /// When it happened.
-    pub timestamp: Timestamp,
 }
 
 impl Room {
@@ -128,19 +107,21 @@ impl Room {
             .get(&key)
             .map_or_else(|| username.to_owned(), |m| m.name.clone());
         Ok(Entered {
-            username,
+            login: Login {
+                num_users: users.len(),
+                username,
+                users,
+                id,
+                timestamp,
+            },
             first_connection,
-            num_users: users.len(),
-            users,
-            id,
-            timestamp,
         })
     }
 
-    /// Takes connection `sid` out of the room. Returns the leave to announce
-    /// when it was its user's last connection; `None` when the connection had
-    /// not entered or the user still has others.
-    pub fn leave(&self, sid: Sid) -> Option<Left> {
+    /// Takes connection `sid` out of the room. Returns the `user left` to
+    /// announce when it was its user's last connection; `None` when the
+    /// connection had not entered or the user still has others.
+    pub fn leave(&self, sid: Sid) -> Option<UserEvent> {
         let mut presence = self.presence();
         let key = presence.sockets.remove(&sid)?;
         let member = presence.members.get_mut(&key)?;
@@ -150,7 +131,7 @@ impl Room {
         }
         let member = presence.members.remove(&key)?;
         let (id, timestamp) = self.0.ids.next();
-        Some(Left {
+        Some(UserEvent {
             username: member.name,
             num_users: presence.members.len(),
             id,
@@ -238,7 +219,7 @@ mod tests {
         let (a, b) = (Sid::new(), Sid::new());
         let alice = room.enter(a, "Alice", None).unwrap();
         assert!(alice.first_connection);
-        assert_eq!(alice.users, ["Alice"]);
+        assert_eq!(alice.login.users, ["Alice"]);
         let err = room.enter(b, "alice", None).unwrap_err();
         assert_eq!(err.code, ErrorCode::NameTaken);
         assert_eq!(err.message, "“Alice” is already taken by someone online");
@@ -253,13 +234,16 @@ mod tests {
         room.enter(tab1, "alice", Some("c1")).unwrap();
         let second = room.enter(tab2, "ALICE", Some("c1")).unwrap();
         assert!(!second.first_connection);
-        assert_eq!(second.username, "alice", "the first tab's spelling wins");
+        assert_eq!(
+            second.login.username, "alice",
+            "the first tab's spelling wins"
+        );
         let with_bob = room.enter(bob, "bob", Some("c2")).unwrap();
-        assert_eq!(with_bob.users, ["alice", "bob"]);
+        assert_eq!(with_bob.login.users, ["alice", "bob"]);
         assert_eq!(room.leave(tab1), None, "alice still has a tab open");
         let left = room.leave(tab2).unwrap();
         assert_eq!((left.username.as_str(), left.num_users), ("alice", 1));
-        assert!(left.id > with_bob.id);
+        assert!(left.id > with_bob.login.id);
     }
 
     #[test]
