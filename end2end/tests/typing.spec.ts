@@ -27,3 +27,15 @@ test("typing shows and clears", async ({ openPage }) => {
   await carol.locator("#message").dispatchEvent("input");
   await expect(bob.locator("#typing")).toHaveText("");
 });
+
+test("typing clears by itself when the typist pauses", async ({ openPage }) => {
+  const alice = await openPage();
+  const bob = await openPage();
+  await enterRoom(alice, "alice");
+  await enterRoom(bob, "bob");
+  await alice.locator("#message").pressSequentially("thinking");
+  await expect(bob.locator("#typing")).toHaveText("alice is typing…");
+  // No keystroke for a few seconds: alice's page says she stopped.
+  await expect(bob.locator("#typing")).toHaveText("", { timeout: 8_000 });
+  await expect(alice.locator("#message")).toHaveValue("thinking");
+});

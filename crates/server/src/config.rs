@@ -49,3 +49,35 @@ pub struct Config {
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn every_setting_is_documented_with_its_variable() {
+        let command = Config::command();
+        command.clone().debug_assert();
+        for arg in command.get_arguments().filter(|a| a.get_long().is_some()) {
+            let name = arg.get_id();
+            if ["help", "version"].contains(&name.as_str()) {
+                continue;
+            }
+            assert!(arg.get_help().is_some(), "--{name} has no help");
+            assert!(
+                arg.get_env().is_some(),
+                "--{name} has no environment variable"
+            );
+        }
+    }
+
+    #[test]
+    fn defaults_serve_a_laptop() {
+        let config = Config::try_parse_from(["server", "--log", "warn"]).unwrap();
+        assert_eq!(config.max_payload, 65_536);
+        assert_eq!(config.log, "warn");
+        assert_eq!(config.output_name, "chatroom");
+    }
+}

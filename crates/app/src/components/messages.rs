@@ -16,23 +16,22 @@ const STICK_DISTANCE_PX: i32 = 48;
 #[component]
 pub fn MessageList(chat: Chat) -> impl IntoView {
     let list = NodeRef::<Ol>::new();
-    let stick = StoredValue::new(true);
-    let on_scroll = move |_| {
-        if let Some(el) = list.get() {
-            let gap = el.scroll_height() - el.scroll_top() - el.client_height();
-            stick.set_value(gap <= STICK_DISTANCE_PX);
-        }
-    };
+    // The list's height before the latest items came: whether the reader was
+    // at the bottom is read from it and the scroll position as they are now,
+    // so a scroll whose event has not fired yet still counts.
+    let height_before = StoredValue::new(0);
     Effect::new(move |_| {
         chat.view.with(|v| v.entries.len());
-        if stick.get_value()
-            && let Some(el) = list.get()
-        {
-            el.set_scroll_top(el.scroll_height());
+        if let Some(el) = list.get() {
+            let gap = height_before.get_value() - el.scroll_top() - el.client_height();
+            if gap <= STICK_DISTANCE_PX {
+                el.set_scroll_top(el.scroll_height());
+            }
+            height_before.set_value(el.scroll_height());
         }
     });
     view! {
-        <ol id="messages" role="log" aria-live="polite" aria-label="Messages" node_ref=list on:scroll=on_scroll>
+        <ol id="messages" role="log" aria-live="polite" aria-label="Messages" node_ref=list>
             <For
                 each=move || chat.view.with(|v| v.entries.clone())
                 key=Entry::id
