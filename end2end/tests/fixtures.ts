@@ -2,6 +2,8 @@
 // wait for hydration, and a check that no page logged an error.
 import { test as base, expect, type Browser, type Page } from "@playwright/test";
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -9,16 +11,20 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", ".
 const serverBin = process.env.CHATROOM_SERVER_BIN ?? path.join(repo, "target", "debug", "server");
 const siteRoot = path.join(repo, "target", "site");
 
-/** A server process for one test. */
+/** A server process for one test, with a data directory of its own. */
 export class Server {
   url = "";
+  /** Its SQLite database lives here, across restarts; deleted by `remove()`. */
+  readonly dataDir = mkdtempSync(path.join(os.tmpdir(), "chatroom-e2e-"));
   private child?: ChildProcess;
   private output: string[] = [];
 
   /** Starts the server on `addr` (port 0: any free port) and waits until it listens. */
   async start(addr = "127.0.0.1:0"): Promise<void> {
-    const child = spawn(serverBin, ["--addr", addr], {
-      env: { ...process.env, LEPTOS_SITE_ROOT: siteRoot, RUST_LOG: "info", NO_COLOR: "1" },
+    const env = { ...process.env, LEPTOS_SITE_ROOT: siteRoot, RUST_LOG: "info", NO_COLOR: "1" };
+    delete env.DATABASE_URL;
+    const child = spawn(serverBin, ["--addr", addr, "--data-dir", this.dataDir], {
+      env,
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.child = child;
@@ -63,6 +69,12 @@ export class Server {
   logs(): string {
     return this.output.join("");
   }
+
+  /** Stops the server and deletes its data. */
+  async remove(): Promise<void> {
+    await this.stop();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
 }
 
 type Fixtures = {
@@ -76,7 +88,7 @@ export const test = base.extend<Fixtures>({
     const server = new Server();
     await server.start();
     await use(server);
-    await server.stop();
+    await server.remove();
   },
 
   openPage: async ({ browser, server }, use) => {

@@ -27,6 +27,8 @@ pub struct Chat {
     pub entry_error: RwSignal<Option<String>>,
     /// An `add user` is on its way.
     pub entering: RwSignal<bool>,
+    /// A page of older history is on its way.
+    pub loading_older: RwSignal<bool>,
 }
 
 impl Default for Chat {
@@ -46,6 +48,7 @@ impl Chat {
             wanted_name: RwSignal::new(None),
             entry_error: RwSignal::new(None),
             entering: RwSignal::new(false),
+            loading_older: RwSignal::new(false),
         }
     }
 
@@ -77,6 +80,18 @@ impl Chat {
         crate::live::send(self, text, done);
         #[cfg(not(feature = "hydrate"))]
         done(Err("not connected".to_owned()));
+    }
+
+    /// Loads the page of history before the oldest item shown, unless the
+    /// beginning is reached or a page is already on its way.
+    pub fn load_older(self) {
+        let busy = self.loading_older.get_untracked() || self.view.with_untracked(|v| v.complete);
+        #[cfg(feature = "hydrate")]
+        if !busy {
+            crate::live::load_older(self);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = busy;
     }
 
     /// The composer's text changed: tells the others this user is typing, or

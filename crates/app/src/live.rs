@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use protocol::{AddUser, ClientEvent, ConnectAuth, NewMessage, StopTyping, Typing};
+use protocol::{
+    AddUser, CatchUp, ClientEvent, ConnectAuth, EventId, History, HistoryItem, NewMessage,
+    StopTyping, Typing,
+};
 use sio_client::{Client, ClientOptions, ConnectionState, Handlers, RequestError};
 
 use crate::chat::Chat;
@@ -101,7 +104,8 @@ fn tick(chat: Chat) {
 }
 
 /// Sends `add user` with the wanted name, if there is one and the connection
-/// is up; otherwise the next `Online` does.
+/// is up; otherwise the next `Online` does. Back in the room after a
+/// reconnection, it fetches everything missed since the newest item shown.
 pub fn enter(chat: Chat) {
     let (Some(client), Some(name)) = (client(), chat.wanted_name.get_untracked()) else {
         return;
@@ -111,12 +115,16 @@ pub fn enter(chat: Chat) {
     }
     chat.entering.set(true);
     spawn_local(async move {
+        let shown_until = chat.view.with_untracked(|v| v.last_id());
         let result = client.request(&AddUser(name)).await;
         chat.entering.set(false);
         match result {
             Ok(login) => {
                 chat.entry_error.set(None);
                 chat.view.update(|v| v.logged_in(login));
+                if let Some(after) = shown_until {
+                    catch_up(&client, chat, after).await;
+                }
             }
             Err(RequestError::Refused(error)) => {
                 chat.wanted_name.set(None);
@@ -132,6 +140,45 @@ pub fn enter(chat: Chat) {
             }
             Err(other) => chat.entry_error.set(Some(other.to_string())),
         }
+    });
+}
+
+/// Fetches everything after `after`, page by page, into the view (which
+/// shows each item once, however it arrived).
+async fn catch_up(client: &Client, chat: Chat, mut after: EventId) {
+    loop {
+        match client.request(&CatchUp { after }).await {
+            Ok(page) => {
+                let last = page.items.last().map(HistoryItem::id);
+                let more = page.more;
+                chat.view.update(|v| v.merge(page.items));
+                match (more, last) {
+                    (true, Some(last)) => after = last,
+                    _ => return,
+                }
+            }
+            Err(error) => {
+                // The next reconnection catches up again from what is shown.
+                leptos::logging::debug_warn!("catching up stopped: {error}");
+                return;
+            }
+        }
+    }
+}
+
+/// Loads the page of history before the oldest item shown.
+pub fn load_older(chat: Chat) {
+    let (Some(client), Some(before)) = (client(), chat.view.with_untracked(|v| v.first_id()))
+    else {
+        return;
+    };
+    chat.loading_older.set(true);
+    spawn_local(async move {
+        match client.request(&History { before }).await {
+            Ok(page) => chat.view.update(|v| v.older(page)),
+            Err(error) => leptos::logging::debug_warn!("could not load older history: {error}"),
+        }
+        chat.loading_older.set(false);
     });
 }
 

@@ -3,46 +3,20 @@
 //! user's own actions update it; the components only render it. Being plain
 //! data, it is unit-tested natively.
 
-use protocol::{ChatMessage, EventId, Login, ServerEvent, Timestamp, UserEvent};
+use protocol::{ChatMessage, EventId, HistoryItem, HistoryPage, Login, ServerEvent};
 
 /// How long a "typing" lasts without news before it is dropped, in ms.
 pub const TYPING_TIMEOUT_MS: f64 = 6_000.0;
 
-/// One item of the stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Entry {
-    /// Someone said something; `own` when it was this page's user.
-    Message { message: ChatMessage, own: bool },
-    /// Someone entered the room.
-    Joined(UserEvent),
-    /// Someone's last connection left the room.
-    Left(UserEvent),
-}
+/// One item of the stream: a message, a join or a leave, as stored.
+pub type Entry = HistoryItem;
 
-impl Entry {
-    /// The server-assigned id, unique across messages and activity.
-    pub fn id(&self) -> EventId {
-        match self {
-            Self::Message { message, .. } => message.id,
-            Self::Joined(e) | Self::Left(e) => e.id,
-        }
-    }
-
-    /// When it happened.
-    pub fn timestamp(&self) -> Timestamp {
-        match self {
-            Self::Message { message, .. } => message.timestamp,
-            Self::Joined(e) | Self::Left(e) => e.timestamp,
-        }
-    }
-
-    /// "alice joined" / "alice left" for activity; `None` for messages.
-    pub fn activity_text(&self) -> Option<String> {
-        match self {
-            Self::Message { .. } => None,
-            Self::Joined(e) => Some(format!("{} joined", e.username)),
-            Self::Left(e) => Some(format!("{} left", e.username)),
-        }
+/// "alice joined" / "alice left" for activity; `None` for messages.
+pub fn activity_text(entry: &Entry) -> Option<String> {
+    match entry {
+        Entry::Message(_) => None,
+        Entry::Joined(e) => Some(format!("{} joined", e.username)),
+        Entry::Left(e) => Some(format!("{} left", e.username)),
     }
 }
 
@@ -51,8 +25,10 @@ impl Entry {
 pub struct RoomView {
     /// The name this page is in the room under; `None` on the entry form.
     pub me: Option<String>,
-    /// Messages and activity, oldest first.
+    /// Messages and activity, in id order, each once.
     pub entries: Vec<Entry>,
+    /// Whether `entries` reaches back to the beginning of the conversation.
+    pub complete: bool,
     /// Who is online, in the order they came.
     pub users: Vec<String>,
     /// Who is typing, with when we last heard so (ms, the page's clock).
@@ -81,11 +57,10 @@ impl RoomView {
             }
             ServerEvent::NewMessage(message) => {
                 self.stop_typing(&message.username);
-                let own = self.me.as_deref() == Some(message.username.as_str());
-                self.push(Entry::Message { message, own });
+                self.push(Entry::Message(message));
             }
             ServerEvent::Typing(t) => {
-                if self.me.as_deref() == Some(t.username.as_str()) {
+                if self.is_me(&t.username) {
                     return; // another tab of ours
                 }
                 match self.typing.iter_mut().find(|(name, _)| *name == t.username) {
@@ -97,17 +72,51 @@ impl RoomView {
         }
     }
 
-    /// This page entered (or re-entered) the room.
+    /// This page entered (or re-entered) the room: who is online, and the
+    /// recent conversation merged into what the page already shows.
     pub fn logged_in(&mut self, login: Login) {
-        let joined = login.joined();
         self.me = Some(login.username);
         self.users = login.users;
-        self.push(Entry::Joined(joined));
+        self.older(login.history);
+    }
+
+    /// A page of older items (scrollback, or the recent history at entry).
+    pub fn older(&mut self, page: HistoryPage) {
+        let reaches_back = match (page.items.first(), self.entries.first()) {
+            (Some(oldest), Some(first)) => oldest.id() <= first.id(),
+            _ => true,
+        };
+        if reaches_back {
+            self.complete = !page.more;
+        }
+        self.merge(page.items);
+    }
+
+    /// Items missed while away, or any others: each shown once, in order.
+    pub fn merge(&mut self, items: Vec<Entry>) {
+        for item in items {
+            self.push(item);
+        }
     }
 
     /// This page's own message, as the server's acknowledgement returned it.
     pub fn sent(&mut self, message: ChatMessage) {
-        self.push(Entry::Message { message, own: true });
+        self.push(Entry::Message(message));
+    }
+
+    /// Whether `username` is this page's user.
+    pub fn is_me(&self, username: &str) -> bool {
+        self.me.as_deref() == Some(username)
+    }
+
+    /// The newest id shown, to catch up from after a reconnection.
+    pub fn last_id(&self) -> Option<EventId> {
+        self.entries.last().map(Entry::id)
+    }
+
+    /// The oldest id shown, to scroll back from.
+    pub fn first_id(&self) -> Option<EventId> {
+        self.entries.first().map(Entry::id)
     }
 
     /// Drops "typing" marks older than [`TYPING_TIMEOUT_MS`]; true if any went.
@@ -140,17 +149,21 @@ impl RoomView {
         }
     }
 
-    /// Joins and leaves only, newest last.
+    /// Joins and leaves only, oldest first.
     pub fn activity(&self) -> impl Iterator<Item = &Entry> {
         self.entries
             .iter()
-            .filter(|e| !matches!(e, Entry::Message { .. }))
+            .filter(|e| !matches!(e, Entry::Message(_)))
     }
 
-    /// Appends in id order, once: the same item can arrive twice (an ack and
-    /// an echo from another tab, a re-sent login), but is shown once.
+    /// Inserts in id order, once: the same item can arrive twice (an ack and
+    /// a login's history, a live message and a catch-up page), but shows once.
     fn push(&mut self, entry: Entry) {
         let id = entry.id();
+        if self.entries.last().is_none_or(|last| last.id() < id) {
+            self.entries.push(entry);
+            return;
+        }
         let pos = self.entries.partition_point(|e| e.id() < id);
         if self.entries.get(pos).is_some_and(|e| e.id() == id) {
             return;
@@ -166,7 +179,7 @@ impl RoomView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::UserTyping;
+    use protocol::{UserEvent, UserTyping};
 
     fn message(id: EventId, username: &str, text: &str) -> ChatMessage {
         ChatMessage {
@@ -186,28 +199,38 @@ mod tests {
         }
     }
 
+    fn ids(view: &RoomView) -> Vec<EventId> {
+        view.entries.iter().map(Entry::id).collect()
+    }
+
     fn alice_in() -> RoomView {
         let mut view = RoomView::default();
         view.logged_in(Login {
             num_users: 2,
             username: "alice".into(),
             users: vec!["bob".into(), "alice".into()],
-            id: 10,
-            timestamp: 1,
+            history: HistoryPage {
+                items: vec![
+                    Entry::Message(message(8, "bob", "before you came")),
+                    Entry::Joined(user_event(10, "alice", 2)),
+                ],
+                more: true,
+            },
         });
         view
     }
 
     #[test]
-    fn login_sets_me_users_and_logs_the_join() {
+    fn login_sets_me_users_and_the_recent_history() {
         let view = alice_in();
-        assert_eq!(view.me.as_deref(), Some("alice"));
+        assert!(view.is_me("alice"));
         assert_eq!(view.online_text(), "2 people online");
-        assert_eq!(view.entries.len(), 1);
+        assert_eq!(ids(&view), [8, 10]);
         assert_eq!(
-            view.entries[0].activity_text().as_deref(),
+            activity_text(&view.entries[1]).as_deref(),
             Some("alice joined")
         );
+        assert!(!view.complete, "older history exists");
     }
 
     #[test]
@@ -217,25 +240,61 @@ mod tests {
         assert_eq!(view.users, ["bob", "alice", "carol"]);
         view.apply(ServerEvent::UserLeft(user_event(12, "bob", 2)), 0.0);
         assert_eq!(view.users, ["alice", "carol"]);
-        let log: Vec<String> = view.activity().filter_map(Entry::activity_text).collect();
+        let log: Vec<String> = view.activity().filter_map(activity_text).collect();
         assert_eq!(log, ["alice joined", "carol joined", "bob left"]);
         view.apply(ServerEvent::UserLeft(user_event(13, "carol", 1)), 0.0);
         assert_eq!(view.online_text(), "1 person online");
     }
 
     #[test]
-    fn messages_are_shown_once_in_id_order() {
+    fn items_are_shown_once_in_id_order() {
         let mut view = alice_in();
         view.apply(ServerEvent::NewMessage(message(14, "bob", "later")), 0.0);
         view.sent(message(12, "alice", "mine"));
         view.sent(message(12, "alice", "mine"));
-        let ids: Vec<EventId> = view.entries.iter().map(Entry::id).collect();
-        assert_eq!(ids, [10, 12, 14]);
-        assert!(matches!(&view.entries[1], Entry::Message { own: true, .. }));
-        assert!(matches!(
-            &view.entries[2],
-            Entry::Message { own: false, .. }
-        ));
+        assert_eq!(ids(&view), [8, 10, 12, 14]);
+        assert_eq!((view.first_id(), view.last_id()), (Some(8), Some(14)));
+    }
+
+    #[test]
+    fn scrollback_prepends_and_learns_the_beginning() {
+        let mut view = alice_in();
+        view.older(HistoryPage {
+            items: vec![
+                Entry::Message(message(3, "bob", "first")),
+                Entry::Message(message(5, "bob", "second")),
+            ],
+            more: true,
+        });
+        assert_eq!(ids(&view), [3, 5, 8, 10]);
+        assert!(!view.complete);
+        view.older(HistoryPage {
+            items: vec![Entry::Joined(user_event(1, "bob", 1))],
+            more: false,
+        });
+        assert_eq!(ids(&view), [1, 3, 5, 8, 10]);
+        assert!(view.complete);
+    }
+
+    #[test]
+    fn catching_up_fills_the_gap_without_duplicates() {
+        let mut view = alice_in();
+        // While away, 11..=15 happened; 15 also arrived live after the reconnection.
+        view.apply(ServerEvent::NewMessage(message(15, "bob", "live")), 0.0);
+        view.merge(
+            (11..=15)
+                .map(|id| Entry::Message(message(id, "bob", "missed")))
+                .collect(),
+        );
+        assert_eq!(ids(&view), [8, 10, 11, 12, 13, 14, 15]);
+        // A re-entry's login page (newer than what is shown) does not claim the beginning.
+        let page = HistoryPage {
+            items: vec![Entry::Joined(user_event(16, "alice", 2))],
+            more: true,
+        };
+        view.older(page);
+        assert_eq!(view.last_id(), Some(16));
+        assert!(!view.complete);
     }
 
     #[test]

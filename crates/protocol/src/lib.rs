@@ -13,6 +13,9 @@
 //! - [`Ack`] is the answer to an event sent with an acknowledgement: the data,
 //!   or an [`AckError`] with a machine-readable [`ErrorCode`] and a reason a
 //!   person can read.
+//! - [`HistoryItem`] and [`HistoryPage`] are the stored conversation, sent
+//!   on entry, for scrollback ([`History`]) and after a reconnection
+//!   ([`CatchUp`]).
 //! - [`validate_username`] and [`validate_message`] hold the input limits, so
 //!   the browser refuses what the server would refuse, with the same words.
 //!
@@ -42,7 +45,15 @@ pub mod event {
     pub const USER_JOINED: &str = "user joined";
     /// Server → everyone else: a user's last connection left the room.
     pub const USER_LEFT: &str = "user left";
+    /// Client → server: the page of history before an id (scrollback).
+    pub const HISTORY: &str = "history";
+    /// Client → server: everything after an id (catching up after a
+    /// reconnection).
+    pub const CATCH_UP: &str = "catch up";
 }
+
+/// How many items a page of history holds at most.
+pub const HISTORY_PAGE: usize = 50;
 
 /// A server-assigned id of a message or a join/leave; ids only ever grow.
 pub type EventId = u64;
@@ -99,6 +110,72 @@ impl ClientEvent for StopTyping {
     type Reply = ();
 }
 
+/// `history`: the page of messages and activity just before `before`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    /// The oldest id the client has; the page ends just before it.
+    pub before: EventId,
+}
+
+impl ClientEvent for History {
+    const NAME: &'static str = event::HISTORY;
+    type Reply = HistoryPage;
+}
+
+/// `catch up`: everything after `after`, oldest first, a page at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatchUp {
+    /// The newest id the client has shown.
+    pub after: EventId,
+}
+
+impl ClientEvent for CatchUp {
+    const NAME: &'static str = event::CATCH_UP;
+    type Reply = HistoryPage;
+}
+
+/// One page of the room's history, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    /// Messages, joins and leaves, in id order.
+    pub items: Vec<HistoryItem>,
+    /// Whether there is more in the direction asked (older for `history`,
+    /// newer for `catch up`).
+    pub more: bool,
+}
+
+/// A stored item of the conversation: `{"type": "message", …}` with the
+/// fields of a `new message`, or `{"type": "joined" | "left", …}` with those
+/// of `user joined` / `user left`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HistoryItem {
+    /// Someone said something.
+    Message(ChatMessage),
+    /// Someone entered the room.
+    Joined(UserEvent),
+    /// Someone's last connection left.
+    Left(UserEvent),
+}
+
+impl HistoryItem {
+    /// The item's id.
+    pub fn id(&self) -> EventId {
+        match self {
+            Self::Message(m) => m.id,
+            Self::Joined(e) | Self::Left(e) => e.id,
+        }
+    }
+
+    /// When it happened.
+    pub fn timestamp(&self) -> Timestamp {
+        match self {
+            Self::Message(m) => m.timestamp,
+            Self::Joined(e) | Self::Left(e) => e.timestamp,
+        }
+    }
+}
+
 /// The Socket.IO handshake's `auth` payload. Every field is optional, so a
 /// demo client that sends none still connects.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,24 +198,9 @@ pub struct Login {
     pub username: String,
     /// Everyone online now, this user included, in the order they came.
     pub users: Vec<String>,
-    /// The id of this entry; when it is the user's first connection, the same
-    /// id and time the others see in `user joined`.
-    pub id: EventId,
-    /// When the user entered.
-    pub timestamp: Timestamp,
-}
-
-impl Login {
-    /// The `user joined` the others hear when this is the user's first
-    /// connection (and the joiner's own activity log shows).
-    pub fn joined(&self) -> UserEvent {
-        UserEvent {
-            username: self.username.clone(),
-            num_users: self.num_users,
-            id: self.id,
-            timestamp: self.timestamp,
-        }
-    }
+    /// The recent conversation (at most [`HISTORY_PAGE`] items, oldest
+    /// first), ending with this user's join when it is their first connection.
+    pub history: HistoryPage,
 }
 
 /// `user joined` and `user left`: a user entered the room or their last
@@ -329,6 +391,9 @@ pub enum ErrorCode {
     InvalidMessage,
     /// The connection has not entered the room with `add user` yet.
     NotJoined,
+    /// The server could not do it (its storage failed); nothing changed, and
+    /// trying again later may work.
+    Internal,
     /// The connection is already in the room.
     AlreadyJoined,
     /// The server has no handler for this event.

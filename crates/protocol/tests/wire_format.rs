@@ -6,8 +6,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use protocol::{
-    Ack, AckError, AddUser, ChatMessage, ClientEvent, ConnectAuth, DecodeError, ErrorCode, Login,
-    NewMessage, ServerEvent, StopTyping, Typing, UserEvent, UserTyping, event,
+    Ack, AckError, AddUser, CatchUp, ChatMessage, ClientEvent, ConnectAuth, DecodeError, ErrorCode,
+    History, HistoryItem, HistoryPage, Login, NewMessage, ServerEvent, StopTyping, Typing,
+    UserEvent, UserTyping, event,
 };
 use serde_json::{Value, json};
 
@@ -24,14 +25,52 @@ fn message() -> ChatMessage {
     }
 }
 
+fn joined(id: u64) -> UserEvent {
+    UserEvent {
+        username: "bob".into(),
+        num_users: 2,
+        id,
+        timestamp: 1_795_400_000_456,
+    }
+}
+
 fn login() -> Login {
     Login {
         num_users: 2,
         username: "bob".into(),
         users: vec!["alice".into(), "bob".into()],
-        id: 43,
-        timestamp: 1_795_400_000_456,
+        history: HistoryPage {
+            items: vec![
+                HistoryItem::Message(message()),
+                HistoryItem::Joined(joined(43)),
+            ],
+            more: true,
+        },
     }
+}
+
+fn message_json() -> Value {
+    json!({
+        "username": "alice",
+        "message": "<b>hi</b> & bye",
+        "id": 42,
+        "timestamp": 1_795_400_000_123_i64,
+    })
+}
+
+fn login_json() -> Value {
+    json!({
+        "numUsers": 2,
+        "username": "bob",
+        "users": ["alice", "bob"],
+        "history": {
+            "items": [
+                { "type": "message", "username": "alice", "message": "<b>hi</b> & bye", "id": 42, "timestamp": 1_795_400_000_123_i64 },
+                { "type": "joined", "username": "bob", "numUsers": 2, "id": 43, "timestamp": 1_795_400_000_456_i64 },
+            ],
+            "more": true,
+        },
+    })
 }
 
 #[test]
@@ -60,6 +99,8 @@ fn event_names_are_the_demos() {
     assert_eq!(NewMessage::NAME, "new message");
     assert_eq!(Typing::NAME, "typing");
     assert_eq!(StopTyping::NAME, "stop typing");
+    assert_eq!((event::HISTORY, event::CATCH_UP), ("history", "catch up"));
+    assert_eq!((History::NAME, CatchUp::NAME), ("history", "catch up"));
 }
 
 #[test]
@@ -76,6 +117,8 @@ fn client_payloads() {
         }),
         json!({ "clientId": "c1" })
     );
+    assert_eq!(wire(&History { before: 40 }), json!({ "before": 40 }));
+    assert_eq!(wire(&CatchUp { after: 41 }), json!({ "after": 41 }));
     let parsed: ConnectAuth =
         serde_json::from_value(json!({ "clientId": "c1", "extra": 1 })).unwrap();
     assert_eq!(parsed.client_id.as_deref(), Some("c1"));
@@ -90,17 +133,7 @@ fn server_events() {
         timestamp: 1_000,
     };
     let cases = [
-        (
-            ServerEvent::Login(login()),
-            "login",
-            json!({
-                "numUsers": 2,
-                "username": "bob",
-                "users": ["alice", "bob"],
-                "id": 43,
-                "timestamp": 1_795_400_000_456_i64,
-            }),
-        ),
+        (ServerEvent::Login(login()), "login", login_json()),
         (
             ServerEvent::UserJoined(joined.clone()),
             "user joined",
@@ -114,12 +147,7 @@ fn server_events() {
         (
             ServerEvent::NewMessage(message()),
             "new message",
-            json!({
-                "username": "alice",
-                "message": "<b>hi</b> & bye",
-                "id": 42,
-                "timestamp": 1_795_400_000_123_i64,
-            }),
+            message_json(),
         ),
         (
             ServerEvent::Typing(UserTyping {
@@ -162,15 +190,7 @@ fn decoding_refuses_what_it_does_not_know() {
 
 #[test]
 fn acks() {
-    assert_eq!(
-        wire(&Ack::Ok(message())),
-        json!({ "data": {
-            "username": "alice",
-            "message": "<b>hi</b> & bye",
-            "id": 42,
-            "timestamp": 1_795_400_000_123_i64,
-        }})
-    );
+    assert_eq!(wire(&Ack::Ok(message())), json!({ "data": message_json() }));
     let refused: Ack<ChatMessage> = Ack::Err(AckError::new(
         ErrorCode::InvalidMessage,
         "the message is empty",
@@ -179,8 +199,18 @@ fn acks() {
         wire(&refused),
         json!({ "error": { "code": "invalid_message", "message": "the message is empty" } })
     );
-    let parsed: Ack<Login> = serde_json::from_value(json!({ "data": wire(&login()) })).unwrap();
+    let parsed: Ack<Login> = serde_json::from_value(json!({ "data": login_json() })).unwrap();
     assert_eq!(parsed.into_result(), Ok(login()));
+    let page = HistoryPage {
+        items: vec![HistoryItem::Left(joined(44))],
+        more: false,
+    };
+    assert_eq!(
+        wire(&Ack::Ok(page)),
+        json!({ "data": { "items": [
+            { "type": "left", "username": "bob", "numUsers": 2, "id": 44, "timestamp": 1_795_400_000_456_i64 },
+        ], "more": false } })
+    );
 }
 
 #[test]
@@ -193,6 +223,7 @@ fn error_codes() {
         (ErrorCode::NotJoined, "not_joined"),
         (ErrorCode::AlreadyJoined, "already_joined"),
         (ErrorCode::UnknownEvent, "unknown_event"),
+        (ErrorCode::Internal, "internal"),
     ];
     for (code, text) in codes {
         assert_eq!(wire(&code), json!(text));

@@ -6,6 +6,7 @@
 //! a config file.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::Parser;
 
@@ -45,9 +46,42 @@ pub struct Config {
     #[arg(long, env = "CHATROOM_MAX_PAYLOAD", default_value_t = 64 * 1024)]
     pub max_payload: u64,
 
+    /// Where the server keeps its data: the SQLite database `chatroom.db`
+    /// (created on first start, with the folder) unless `--database-url` says
+    /// otherwise.
+    #[arg(long, env = "CHATROOM_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// A database to use instead of the file in the data directory:
+    /// `postgres://user@host/db` for PostgreSQL (several servers can share
+    /// it), or `sqlite://path/to/file.db`.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Delete messages and joins/leaves older than this many days; 0 keeps
+    /// them forever.
+    #[arg(long, env = "CHATROOM_RETENTION_DAYS", default_value_t = 0)]
+    pub retention_days: u64,
+
+    /// Keep at most this many of the newest messages and joins/leaves; 0
+    /// keeps them all.
+    #[arg(long, env = "CHATROOM_RETENTION_MAX_ITEMS", default_value_t = 0)]
+    pub retention_max_items: u64,
+
     /// What to log, in tracing's filter syntax (`info`, `server=debug,info`, …).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log: String,
+}
+
+impl Config {
+    /// The retention settings as the store takes them.
+    pub fn retention(&self) -> crate::store::Retention {
+        crate::store::Retention {
+            max_age: (self.retention_days > 0)
+                .then(|| std::time::Duration::from_secs(self.retention_days * 86_400)),
+            max_items: (self.retention_max_items > 0).then_some(self.retention_max_items),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -76,8 +110,13 @@ mod tests {
     #[test]
     fn defaults_serve_a_laptop() {
         let config = Config::try_parse_from(["server", "--log", "warn"]).unwrap();
+        if std::env::var_os("DATABASE_URL").is_none() {
+            assert_eq!(config.database_url, None);
+        }
         assert_eq!(config.max_payload, 65_536);
         assert_eq!(config.log, "warn");
         assert_eq!(config.output_name, "chatroom");
+        assert_eq!(config.data_dir, PathBuf::from("data"));
+        assert_eq!((config.retention_days, config.retention_max_items), (0, 0));
     }
 }

@@ -6,6 +6,7 @@
 //! - [`chat`]: the Socket.IO side: connection set-up, one handler per event,
 //!   and the room's presence (who is online under which name).
 //! - [`http`]: the JSON API routes and their error type.
+//! - [`store`]: the conversation in SQLite or PostgreSQL; the only SQL.
 //!
 //! [`app`] builds the router so tests can call it; [`run`] serves it on a
 //! listener the caller bound, so tests bind `127.0.0.1:0`.
@@ -14,6 +15,7 @@ pub mod chat;
 pub mod config;
 pub mod http;
 pub mod state;
+pub mod store;
 
 use std::future::Future;
 
@@ -56,6 +58,7 @@ pub async fn run(
     let addr = listener
         .local_addr()
         .context("reading the listener's address")?;
+    let pruning = tokio::spawn(prune_regularly(state.store.clone(), state.retention));
     let (router, io) = app(state);
     // Chat frames are small and latency-bound: send them at once instead of
     // letting Nagle's algorithm hold them back for coalescing.
@@ -73,8 +76,25 @@ pub async fn run(
         })
         .await
         .context("serving HTTP")?;
+    pruning.abort();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Applies the retention settings at start and then every minute.
+async fn prune_regularly(store: store::Store, retention: store::Retention) {
+    if retention == store::Retention::default() {
+        return;
+    }
+    let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        every_minute.tick().await;
+        match store.prune(retention).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "retention: deleted old items"),
+            Err(error) => tracing::error!(%error, "retention: pruning failed"),
+        }
+    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

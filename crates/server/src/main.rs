@@ -21,6 +21,7 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("binding {}", config.addr))?;
-    let state = AppState::new(&config);
+    let state = AppState::open(&config).await.context("opening the store")?;
+    tracing::info!(database = state.store.kind(), "store ready");
     server::run(listener, state, server::shutdown_signal()).await
 }

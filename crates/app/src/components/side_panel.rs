@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use super::hue_style;
 use crate::chat::Chat;
 use crate::format::{iso_utc, local_time};
-use crate::room::Entry;
+use crate::room::{Entry, activity_text};
 
 /// How many joins and leaves the panel lists (the stream has them all).
 const ACTIVITY_SHOWN: usize = 30;
@@ -46,7 +46,7 @@ pub fn SidePanel(chat: Chat) -> impl IntoView {
                             let ts = entry.timestamp();
                             view! {
                                 <li>
-                                    <span>{entry.activity_text()}</span>
+                                    <span>{activity_text(&entry)}</span>
                                     " "
                                     <time datetime=iso_utc(ts)>{local_time(ts)}</time>
                                 </li>

@@ -3,21 +3,26 @@
 //! what they sent from the payload, and the answer goes back as an
 //! acknowledgement: the result, or an error with a reason. A refused event
 //! changes nothing and leaves the connection up.
+//!
+//! Messages, joins and leaves are stored before anyone hears of them, and a
+//! sender's acknowledgement comes after the write is durable.
 
 use protocol::{
-    Ack, AckError, AddUser, ChatMessage, ErrorCode, NewMessage, ServerEvent, UserTyping,
-    validate_message, validate_username,
+    Ack, AckError, AddUser, CatchUp, ErrorCode, HISTORY_PAGE, History, HistoryItem, HistoryPage,
+    Login, NewMessage, ServerEvent, UserTyping, validate_message, validate_username,
 };
 use serde::Serialize;
 use socketioxide::extract::{AckSender, Event, MaybeExtension, SocketRef, State, TryData};
 use socketioxide::socket::DisconnectReason;
 
 use super::{ClientId, ROOM, Room};
+use crate::store::{NewItem, Store, StoreError};
 
 /// `add user`: enter the room under a name.
 pub async fn add_user(
     s: SocketRef,
     State(room): State<Room>,
+    State(store): State<Store>,
     MaybeExtension(client_id): MaybeExtension<ClientId>,
     TryData(name): TryData<AddUser>,
     ack: AckSender,
@@ -33,13 +38,42 @@ pub async fn add_user(
         Ok(entered) => entered,
         Err(error) => return refuse(&s, ack, "add user", error),
     };
+    let joined = if entered.first_connection {
+        let join = NewItem::Joined {
+            username: entered.username.clone(),
+            num_users: entered.users.len(),
+        };
+        match store.append(join).await {
+            Ok(joined) => Some(joined),
+            Err(error) => {
+                room.leave(s.id);
+                return refuse(&s, ack, "add user", internal(&error));
+            }
+        }
+    } else {
+        None
+    };
+    let history = match store.recent(HISTORY_PAGE).await {
+        Ok(history) => history,
+        Err(error) => {
+            tracing::error!(%error, "could not read the recent history");
+            HistoryPage {
+                items: joined.iter().cloned().collect(),
+                more: true,
+            }
+        }
+    };
     s.join(ROOM);
-    let login = entered.login;
-    tracing::info!(socket = %s.id, user = %login.username, first = entered.first_connection, "entered the room");
+    tracing::info!(socket = %s.id, user = %entered.username, first = entered.first_connection, "entered the room");
+    let login = Login {
+        num_users: entered.users.len(),
+        username: entered.username,
+        users: entered.users,
+        history,
+    };
     reply(&s, ack, &Ack::Ok(&login));
-    let joined = entered.first_connection.then(|| login.joined());
     emit(&s, &ServerEvent::Login(login));
-    if let Some(joined) = joined {
+    if let Some(HistoryItem::Joined(joined)) = joined {
         broadcast(&s, ServerEvent::UserJoined(joined)).await;
     }
 }
@@ -48,6 +82,7 @@ pub async fn add_user(
 pub async fn new_message(
     s: SocketRef,
     State(room): State<Room>,
+    State(store): State<Store>,
     TryData(text): TryData<NewMessage>,
     ack: AckSender,
 ) {
@@ -55,20 +90,62 @@ pub async fn new_message(
         let NewMessage(text) =
             text.map_err(|_| invalid_payload("new message expects the text as a string"))?;
         let message = validate_message(&text)?.to_owned();
-        let (id, timestamp) = room.next_id();
-        Ok(ChatMessage {
-            username,
-            message,
-            id,
-            timestamp,
-        })
+        Ok(NewItem::Message { username, message })
     });
-    let message = match result {
-        Ok(message) => message,
+    let item = match result {
+        Ok(item) => item,
         Err(error) => return refuse(&s, ack, "new message", error),
+    };
+    let message = match store.append(item).await {
+        Ok(HistoryItem::Message(message)) => message,
+        Ok(other) => {
+            tracing::error!(?other, "the store returned something else than the message");
+            return;
+        }
+        Err(error) => return refuse(&s, ack, "new message", internal(&error)),
     };
     broadcast(&s, ServerEvent::NewMessage(message.clone())).await;
     reply(&s, ack, &Ack::Ok(&message));
+}
+
+/// `history`: the page of the conversation before an id (scrollback).
+pub async fn history(
+    s: SocketRef,
+    State(room): State<Room>,
+    State(store): State<Store>,
+    TryData(request): TryData<History>,
+    ack: AckSender,
+) {
+    let before = match joined(&room, &s)
+        .and_then(|_| request.map_err(|_| invalid_payload("history expects {\"before\": id}")))
+    {
+        Ok(History { before }) => before,
+        Err(error) => return refuse(&s, ack, "history", error),
+    };
+    match store.before(before, HISTORY_PAGE).await {
+        Ok(page) => reply(&s, ack, &Ack::Ok(&page)),
+        Err(error) => refuse(&s, ack, "history", internal(&error)),
+    }
+}
+
+/// `catch up`: everything after an id, a page at a time (after a reconnection).
+pub async fn catch_up(
+    s: SocketRef,
+    State(room): State<Room>,
+    State(store): State<Store>,
+    TryData(request): TryData<CatchUp>,
+    ack: AckSender,
+) {
+    let after = match joined(&room, &s)
+        .and_then(|_| request.map_err(|_| invalid_payload("catch up expects {\"after\": id}")))
+    {
+        Ok(CatchUp { after }) => after,
+        Err(error) => return refuse(&s, ack, "catch up", error),
+    };
+    match store.after(after, HISTORY_PAGE).await {
+        Ok(page) => reply(&s, ack, &Ack::Ok(&page)),
+        Err(error) => refuse(&s, ack, "catch up", internal(&error)),
+    }
 }
 
 /// `typing`: tell the others this user is typing.
@@ -94,11 +171,23 @@ pub async fn unknown_event(s: SocketRef, Event(name): Event, ack: AckSender) {
 }
 
 /// The connection closed: if it was its user's last, the others hear `user left`.
-pub async fn disconnect(s: SocketRef, State(room): State<Room>, reason: DisconnectReason) {
+pub async fn disconnect(
+    s: SocketRef,
+    State(room): State<Room>,
+    State(store): State<Store>,
+    reason: DisconnectReason,
+) {
     let user = room.username(s.id);
     tracing::info!(socket = %s.id, user = user.as_deref().unwrap_or("-"), ?reason, "disconnected");
-    if let Some(left) = room.leave(s.id) {
-        broadcast(&s, ServerEvent::UserLeft(left)).await;
+    let Some(left) = room.leave(s.id) else { return };
+    let item = NewItem::Left {
+        username: left.username,
+        num_users: left.num_users,
+    };
+    match store.append(item).await {
+        Ok(HistoryItem::Left(left)) => broadcast(&s, ServerEvent::UserLeft(left)).await,
+        Ok(other) => tracing::error!(?other, "the store returned something else than the leave"),
+        Err(error) => tracing::error!(%error, "could not store a leave"),
     }
 }
 
@@ -111,6 +200,15 @@ fn joined(room: &Room, s: &SocketRef) -> Result<String, AckError> {
 
 fn invalid_payload(reason: &str) -> AckError {
     AckError::new(ErrorCode::InvalidPayload, reason)
+}
+
+/// The store failed: logged here with its details, which the client never sees.
+fn internal(error: &StoreError) -> AckError {
+    tracing::error!(%error, "store failed");
+    AckError::new(
+        ErrorCode::Internal,
+        "the server could not store that; try again",
+    )
 }
 
 /// Answers a refused event with its reason (if the client asked for an ack).

@@ -52,6 +52,7 @@ pub fn layer(state: &AppState) -> (SocketIoLayer, SocketIo) {
         .ws_max_message_size(ws_limit)
         .ws_max_frame_size(ws_limit)
         .with_state(state.room.clone())
+        .with_state(state.store.clone())
         .build_layer();
     // Middlewares run last-added first: read the handshake, then register.
     io.ns("/", on_connect.with(register_handlers).with(read_auth));
@@ -79,6 +80,8 @@ async fn register_handlers(s: SocketRef) -> Result<(), Infallible> {
     s.on(event::NEW_MESSAGE, handlers::new_message);
     s.on(event::TYPING, handlers::typing);
     s.on(event::STOP_TYPING, handlers::stop_typing);
+    s.on(event::HISTORY, handlers::history);
+    s.on(event::CATCH_UP, handlers::catch_up);
     s.on_fallback(handlers::unknown_event);
     s.on_disconnect(handlers::disconnect);
     Ok(())

@@ -1,6 +1,6 @@
 //! The room's presence: who is online under which name, on which
-//! connections, and the sequence that gives every message and join/leave its
-//! id and time.
+//! connections. (Ids and times come from the store, which keeps the
+//! conversation.)
 //!
 //! A user is a name plus, when the browser sent one, its client id: several
 //! connections with the same name and client id (tabs of one browser) are one
@@ -8,11 +8,9 @@
 //! among the users online, compared case-insensitively.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use protocol::{AckError, ErrorCode, EventId, Login, Timestamp, UserEvent};
+use protocol::{AckError, ErrorCode};
 use socketioxide::socket::Sid;
 
 /// The chat room; cheap to clone, every clone is the same room.
@@ -22,7 +20,6 @@ pub struct Room(Arc<Inner>);
 #[derive(Debug, Default)]
 struct Inner {
     presence: Mutex<Presence>,
-    ids: IdSequence,
 }
 
 #[derive(Debug, Default)]
@@ -31,6 +28,8 @@ struct Presence {
     members: HashMap<String, Member>,
     /// Which user each joined connection belongs to, by name key.
     sockets: HashMap<Sid, String>,
+    /// Counts arrivals, to list users in the order they came.
+    arrivals: u64,
 }
 
 #[derive(Debug)]
@@ -42,18 +41,29 @@ struct Member {
     client_id: Option<String>,
     /// The user's open connections; the user leaves when the last one closes.
     connections: usize,
-    /// The id of the user's arrival, which orders the online list.
-    since: EventId,
+    /// When the user arrived (see `Presence::arrivals`).
+    arrival: u64,
 }
 
 /// A connection entered the room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entered {
-    /// What the connection is told: its name, who is online, the entry's id.
-    pub login: Login,
+    /// The name it is in the room under (trimmed; the first tab's spelling).
+    pub username: String,
     /// Whether this is the user's first connection, i.e. the others should
     /// hear `user joined`.
     pub first_connection: bool,
+    /// Everyone online now, this user included, in the order they came.
+    pub users: Vec<String>,
+}
+
+/// A user's last connection left the room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Left {
+    /// Who left.
+    pub username: String,
+    /// How many users are online after this.
+    pub num_users: usize,
 }
 
 impl Room {
@@ -75,7 +85,8 @@ impl Room {
             ));
         }
         let key = name_key(username);
-        let (id, timestamp) = self.0.ids.next();
+        presence.arrivals += 1;
+        let arrival = presence.arrivals;
         let first_connection = match presence.members.get_mut(&key) {
             Some(member) if client_id.is_some() && member.client_id.as_deref() == client_id => {
                 member.connections += 1;
@@ -94,7 +105,7 @@ impl Room {
                         name: username.to_owned(),
                         client_id: client_id.map(str::to_owned),
                         connections: 1,
-                        since: id,
+                        arrival,
                     },
                 );
                 true
@@ -107,21 +118,16 @@ impl Room {
             .get(&key)
             .map_or_else(|| username.to_owned(), |m| m.name.clone());
         Ok(Entered {
-            login: Login {
-                num_users: users.len(),
-                username,
-                users,
-                id,
-                timestamp,
-            },
+            username,
             first_connection,
+            users,
         })
     }
 
-    /// Takes connection `sid` out of the room. Returns the `user left` to
-    /// announce when it was its user's last connection; `None` when the
-    /// connection had not entered or the user still has others.
-    pub fn leave(&self, sid: Sid) -> Option<UserEvent> {
+    /// Takes connection `sid` out of the room. Returns who left when it was
+    /// its user's last connection; `None` when the connection had not entered
+    /// or the user still has others.
+    pub fn leave(&self, sid: Sid) -> Option<Left> {
         let mut presence = self.presence();
         let key = presence.sockets.remove(&sid)?;
         let member = presence.members.get_mut(&key)?;
@@ -130,12 +136,9 @@ impl Room {
             return None;
         }
         let member = presence.members.remove(&key)?;
-        let (id, timestamp) = self.0.ids.next();
-        Some(UserEvent {
+        Some(Left {
             username: member.name,
             num_users: presence.members.len(),
-            id,
-            timestamp,
         })
     }
 
@@ -151,11 +154,6 @@ impl Room {
         self.presence().members.len()
     }
 
-    /// The id and time for a new message.
-    pub fn next_id(&self) -> (EventId, Timestamp) {
-        self.0.ids.next()
-    }
-
     fn presence(&self) -> MutexGuard<'_, Presence> {
         // Every update completes before it can panic, so a poisoned lock
         // still guards consistent data.
@@ -169,7 +167,7 @@ impl Room {
 impl Presence {
     fn names(&self) -> Vec<String> {
         let mut members: Vec<&Member> = self.members.values().collect();
-        members.sort_by_key(|m| m.since);
+        members.sort_by_key(|m| m.arrival);
         members.into_iter().map(|m| m.name.clone()).collect()
     }
 }
@@ -177,36 +175,6 @@ impl Presence {
 /// Names are compared case-insensitively: "Alice" and "alice" are one name.
 fn name_key(name: &str) -> String {
     name.to_lowercase()
-}
-
-/// Gives out ids that only ever grow, with the time they were given.
-///
-/// Nothing is stored yet, so the sequence starts from the clock in
-/// microseconds: ids keep growing across a restart and a page that stayed open
-/// never sees one twice. Such ids stay below 2^53, exact as JavaScript numbers.
-#[derive(Debug)]
-struct IdSequence(AtomicU64);
-
-impl Default for IdSequence {
-    fn default() -> Self {
-        let micros = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
-        Self(AtomicU64::new(micros))
-    }
-}
-
-impl IdSequence {
-    fn next(&self) -> (EventId, Timestamp) {
-        let id = self.0.fetch_add(1, Ordering::Relaxed) + 1;
-        (id, now_millis())
-    }
-}
-
-fn now_millis() -> Timestamp {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| {
-        Timestamp::try_from(d.as_millis()).unwrap_or(Timestamp::MAX)
-    })
 }
 
 #[cfg(test)]
@@ -219,7 +187,7 @@ mod tests {
         let (a, b) = (Sid::new(), Sid::new());
         let alice = room.enter(a, "Alice", None).unwrap();
         assert!(alice.first_connection);
-        assert_eq!(alice.login.users, ["Alice"]);
+        assert_eq!(alice.users, ["Alice"]);
         let err = room.enter(b, "alice", None).unwrap_err();
         assert_eq!(err.code, ErrorCode::NameTaken);
         assert_eq!(err.message, "“Alice” is already taken by someone online");
@@ -234,16 +202,12 @@ mod tests {
         room.enter(tab1, "alice", Some("c1")).unwrap();
         let second = room.enter(tab2, "ALICE", Some("c1")).unwrap();
         assert!(!second.first_connection);
-        assert_eq!(
-            second.login.username, "alice",
-            "the first tab's spelling wins"
-        );
+        assert_eq!(second.username, "alice", "the first tab's spelling wins");
         let with_bob = room.enter(bob, "bob", Some("c2")).unwrap();
-        assert_eq!(with_bob.login.users, ["alice", "bob"]);
+        assert_eq!(with_bob.users, ["alice", "bob"]);
         assert_eq!(room.leave(tab1), None, "alice still has a tab open");
         let left = room.leave(tab2).unwrap();
         assert_eq!((left.username.as_str(), left.num_users), ("alice", 1));
-        assert!(left.id > with_bob.login.id);
     }
 
     #[test]
@@ -268,11 +232,10 @@ mod tests {
     }
 
     #[test]
-    fn ids_only_grow() {
+    fn unknown_connections_leave_nothing() {
         let room = Room::default();
-        let ids: Vec<EventId> = (0..1000).map(|_| room.next_id().0).collect();
-        assert!(ids.windows(2).all(|w| w[0] < w[1]));
-        assert!(ids[999] < (1 << 53), "ids must stay exact in JavaScript");
+        room.enter(Sid::new(), "alice", None).unwrap();
         assert_eq!(room.leave(Sid::new()), None);
+        assert_eq!(room.num_users(), 1);
     }
 }

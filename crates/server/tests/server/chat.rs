@@ -1,7 +1,7 @@
 //! The canonical chat flow over real connections: join, talk, type, leave.
 
 use protocol::{
-    Ack, ChatMessage, NewMessage, ServerEvent, StopTyping, Typing, UserEvent, UserTyping,
+    Ack, ChatMessage, HistoryItem, NewMessage, ServerEvent, StopTyping, Typing, UserTyping,
 };
 
 use crate::support::{next, spawn_app};
@@ -23,16 +23,12 @@ async fn users_join_and_everyone_else_hears_it() {
     let ServerEvent::UserJoined(joined) = next(&mut alice).await else {
         panic!("alice should hear bob join");
     };
-    assert_eq!(
-        joined,
-        UserEvent {
-            username: "bob".into(),
-            num_users: 2,
-            id: login.id,
-            timestamp: login.timestamp,
-        }
-    );
-    assert!(login.id > 0 && login.timestamp > 1_700_000_000_000);
+    assert_eq!((joined.username.as_str(), joined.num_users), ("bob", 2));
+    assert!(joined.timestamp > 1_700_000_000_000);
+    // Bob's login ends with the very join alice heard, after alice's own.
+    let history = &login.history.items;
+    assert_eq!(history.last(), Some(&HistoryItem::Joined(joined.clone())));
+    assert!(matches!(&history[history.len() - 2], HistoryItem::Joined(e) if e.username == "alice"));
 
     let (_carol, carol) = app.join("carol").await;
     for client in [&mut alice, &mut bob] {
@@ -43,7 +39,8 @@ async fn users_join_and_everyone_else_hears_it() {
             other => panic!("expected carol's join, got {other:?}"),
         }
     }
-    assert!(carol.id > login.id, "ids grow");
+    let carol_joined = carol.history.items.last().map(HistoryItem::id);
+    assert!(carol_joined > Some(joined.id), "ids grow");
 }
 
 #[tokio::test]

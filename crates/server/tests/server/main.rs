@@ -7,6 +7,8 @@
 
 mod chat;
 mod connect;
+mod history;
 mod http;
 mod input;
+mod store;
 mod support;

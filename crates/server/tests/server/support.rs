@@ -2,6 +2,7 @@
 //! it when the test is done; helpers connect clients and enter the room.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
@@ -18,6 +19,8 @@ pub const WAIT: Duration = Duration::from_secs(5);
 pub struct TestApp {
     pub addr: SocketAddr,
     pub state: AppState,
+    /// The server's data directory, deleted when the test ends.
+    pub data: Arc<tempfile::TempDir>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -63,27 +66,39 @@ impl Drop for TestApp {
     }
 }
 
-/// Starts a server on a free port with its own, empty room.
+/// Starts a server on a free port with its own, empty room and store.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
 
 /// Starts a server with extra command-line flags.
 pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
+    let data = Arc::new(tempfile::tempdir().expect("a data directory"));
+    spawn_app_on(data, flags).await
+}
+
+/// Starts a server on an existing data directory (as after a restart).
+pub async fn spawn_app_on(data: Arc<tempfile::TempDir>, flags: &[&str]) -> TestApp {
     let site_root = std::env::temp_dir().join("chatroom-test-site");
     std::fs::create_dir_all(&site_root).expect("creating the site root");
     let mut args = vec![
         "server",
         "--site-root",
         site_root.to_str().expect("utf-8 path"),
+        "--data-dir",
+        data.path().to_str().expect("utf-8 path"),
     ];
     args.extend_from_slice(flags);
-    let config = Config::try_parse_from(args).expect("test configuration");
+    let mut config = Config::try_parse_from(args).expect("test configuration");
+    if !flags.contains(&"--database-url") {
+        // The data directory's SQLite file, whatever the environment says.
+        config.database_url = None;
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binding a free port");
     let addr = listener.local_addr().expect("local address");
-    let state = AppState::new(&config);
+    let state = AppState::open(&config).await.expect("opening the store");
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server::run(listener, state.clone(), async move {
         let _ = stopped.await;
@@ -91,6 +106,7 @@ pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
     TestApp {
         addr,
         state,
+        data,
         stop: Some(stop),
         task: Some(task),
     }

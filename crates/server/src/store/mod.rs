@@ -1,0 +1,270 @@
+//! The store: the only place with SQL. The conversation (messages, joins and
+//! leaves) is kept in SQLite, a file in the data directory, or in PostgreSQL
+//! when `DATABASE_URL` names one; both behave the same.
+//!
+//! Appends go through one writer task that commits them in batches (group
+//! commit): whatever arrived while the previous batch was being written goes
+//! into the next transaction, so the cost of a durable commit is shared by
+//! every message in it. An append returns only after its batch committed,
+//! with the id and time the database gave it.
+
+mod sql;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use protocol::{ChatMessage, EventId, HistoryItem, HistoryPage, Timestamp, UserEvent};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use tokio::sync::{mpsc, oneshot};
+
+/// The most appends one transaction takes.
+const MAX_BATCH: usize = 512;
+
+/// How many appends may wait for the writer before `append` waits too.
+const QUEUE: usize = 8_192;
+
+/// What can go wrong in the store. Handlers log it and tell the client only
+/// that the server failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The schema could not be brought up to date.
+    #[error("migrating the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The data directory could not be created.
+    #[error("creating the data directory: {0}")]
+    DataDir(#[from] std::io::Error),
+    /// A batch failed; every append in it gets this.
+    #[error("writing a batch: {0}")]
+    Write(String),
+    /// The writer task is gone (the server is shutting down).
+    #[error("the store is closed")]
+    Closed,
+}
+
+/// Something to add to the conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewItem {
+    /// A message.
+    Message { username: String, message: String },
+    /// A user entered; `num_users` online after.
+    Joined { username: String, num_users: usize },
+    /// A user's last connection left; `num_users` online after.
+    Left { username: String, num_users: usize },
+}
+
+/// How long to keep the conversation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Delete items older than this; `None` keeps them.
+    pub max_age: Option<Duration>,
+    /// Keep at most this many of the newest items; `None` keeps all.
+    pub max_items: Option<u64>,
+}
+
+/// The conversation's storage; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: Db,
+    appends: mpsc::Sender<Append>,
+}
+
+/// The database underneath.
+#[derive(Debug, Clone)]
+enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+#[derive(Debug)]
+struct Append {
+    item: NewItem,
+    done: oneshot::Sender<Result<HistoryItem, StoreError>>,
+}
+
+impl Store {
+    /// Opens the store: PostgreSQL or SQLite as `database_url` says, or else
+    /// SQLite in `data_dir/chatroom.db` (created, with the directory, on first
+    /// start). Brings the schema up to date.
+    pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Self, StoreError> {
+        let db = match database_url {
+            Some(url) if url.starts_with("postgres:") || url.starts_with("postgresql:") => {
+                Db::Postgres(PgPoolOptions::new().max_connections(8).connect(url).await?)
+            }
+            Some(url) => Db::Sqlite(sqlite_pool(SqliteConnectOptions::from_str(url)?).await?),
+            None => {
+                std::fs::create_dir_all(data_dir)?;
+                let options = SqliteConnectOptions::new().filename(data_dir.join("chatroom.db"));
+                Db::Sqlite(sqlite_pool(options).await?)
+            }
+        };
+        match &db {
+            Db::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        let (appends, queue) = mpsc::channel(QUEUE);
+        tokio::spawn(write_batches(db.clone(), queue));
+        Ok(Self { db, appends })
+    }
+
+    /// Which database this is, for the log: "sqlite" or "postgres".
+    pub fn kind(&self) -> &'static str {
+        match self.db {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Appends an item; returns it with its id and time once it is durable.
+    pub async fn append(&self, item: NewItem) -> Result<HistoryItem, StoreError> {
+        let (done, stored) = oneshot::channel();
+        self.appends
+            .send(Append { item, done })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        stored.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// The newest `limit` items, oldest first; `more` if older ones exist.
+    pub async fn recent(&self, limit: usize) -> Result<HistoryPage, StoreError> {
+        self.before(EventId::MAX, limit).await
+    }
+
+    /// The `limit` items just before `id`, oldest first; `more` if older ones
+    /// exist.
+    pub async fn before(&self, id: EventId, limit: usize) -> Result<HistoryPage, StoreError> {
+        let id = i64::try_from(id).unwrap_or(i64::MAX);
+        let mut items = match &self.db {
+            Db::Sqlite(pool) => sql::sqlite::before(pool, id, fetch_limit(limit)).await?,
+            Db::Postgres(pool) => sql::postgres::before(pool, id, fetch_limit(limit)).await?,
+        };
+        let more = items.len() > limit;
+        items.truncate(limit);
+        items.reverse();
+        Ok(HistoryPage { items, more })
+    }
+
+    /// The `limit` items just after `id`, oldest first; `more` if newer ones
+    /// exist.
+    pub async fn after(&self, id: EventId, limit: usize) -> Result<HistoryPage, StoreError> {
+        let id = i64::try_from(id).unwrap_or(i64::MAX);
+        let mut items = match &self.db {
+            Db::Sqlite(pool) => sql::sqlite::after(pool, id, fetch_limit(limit)).await?,
+            Db::Postgres(pool) => sql::postgres::after(pool, id, fetch_limit(limit)).await?,
+        };
+        let more = items.len() > limit;
+        items.truncate(limit);
+        Ok(HistoryPage { items, more })
+    }
+
+    /// Deletes what the retention settings no longer keep; returns how many
+    /// items went.
+    pub async fn prune(&self, retention: Retention) -> Result<u64, StoreError> {
+        let mut deleted = 0;
+        if let Some(max_age) = retention.max_age {
+            let cutoff = now_millis() - i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
+            deleted += match &self.db {
+                Db::Sqlite(pool) => sql::sqlite::delete_older_than(pool, cutoff).await?,
+                Db::Postgres(pool) => sql::postgres::delete_older_than(pool, cutoff).await?,
+            };
+        }
+        if let Some(max_items) = retention.max_items {
+            let keep = i64::try_from(max_items).unwrap_or(i64::MAX);
+            deleted += match &self.db {
+                Db::Sqlite(pool) => sql::sqlite::keep_newest(pool, keep).await?,
+                Db::Postgres(pool) => sql::postgres::keep_newest(pool, keep).await?,
+            };
+        }
+        Ok(deleted)
+    }
+}
+
+/// One more than asked, to know whether there is more.
+fn fetch_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1)
+}
+
+async fn sqlite_pool(options: SqliteConnectOptions) -> Result<SqlitePool, sqlx::Error> {
+    let options = options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // An acknowledged message must survive a power cut, not just a crash.
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(5));
+    SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+}
+
+/// The writer: takes whatever is queued (up to [`MAX_BATCH`]), commits it in
+/// one transaction, answers every append, and goes again.
+async fn write_batches(db: Db, mut queue: mpsc::Receiver<Append>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let timestamp = now_millis();
+        let items: Vec<&NewItem> = batch.iter().map(|a| &a.item).collect();
+        let written = match &db {
+            Db::Sqlite(pool) => sql::sqlite::insert_batch(pool, &items, timestamp).await,
+            Db::Postgres(pool) => sql::postgres::insert_batch(pool, &items, timestamp).await,
+        };
+        match written {
+            Ok(ids) => {
+                for (append, id) in batch.drain(..).zip(ids) {
+                    let stored = stored_item(append.item, id, timestamp);
+                    // The appender may have gone (its client left); the item
+                    // is stored all the same.
+                    let _ = append.done.send(Ok(stored));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, items = batch.len(), "could not store a batch");
+                for append in batch.drain(..) {
+                    let _ = append.done.send(Err(StoreError::Write(error.to_string())));
+                }
+            }
+        }
+    }
+}
+
+fn stored_item(item: NewItem, id: EventId, timestamp: Timestamp) -> HistoryItem {
+    match item {
+        NewItem::Message { username, message } => HistoryItem::Message(ChatMessage {
+            username,
+            message,
+            id,
+            timestamp,
+        }),
+        NewItem::Joined {
+            username,
+            num_users,
+        } => HistoryItem::Joined(UserEvent {
+            username,
+            num_users,
+            id,
+            timestamp,
+        }),
+        NewItem::Left {
+            username,
+            num_users,
+        } => HistoryItem::Left(UserEvent {
+            username,
+            num_users,
+            id,
+            timestamp,
+        }),
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_millis() -> Timestamp {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| {
+        Timestamp::try_from(d.as_millis()).unwrap_or(Timestamp::MAX)
+    })
+}

@@ -1,0 +1,154 @@
+//! The SQL itself. SQLite and PostgreSQL run the very same statements (sqlx
+//! binds `$1` on both); [`backend!`] writes the functions once per pool type.
+
+use protocol::{ChatMessage, EventId, HistoryItem, UserEvent};
+
+use super::NewItem;
+
+const INSERT: &str = "INSERT INTO events (ts, kind, username, message, num_users) \
+                      VALUES ($1, $2, $3, $4, $5) RETURNING id";
+const BEFORE: &str = "SELECT id, ts, kind, username, message, num_users FROM events \
+                      WHERE id < $1 ORDER BY id DESC LIMIT $2";
+const AFTER: &str = "SELECT id, ts, kind, username, message, num_users FROM events \
+                     WHERE id > $1 ORDER BY id ASC LIMIT $2";
+const DELETE_OLDER_THAN: &str = "DELETE FROM events WHERE ts < $1";
+const KEEP_NEWEST: &str = "DELETE FROM events WHERE id <= \
+                           (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET $1)";
+
+/// A row of `events`.
+#[derive(Debug, sqlx::FromRow)]
+struct Row {
+    id: i64,
+    ts: i64,
+    kind: String,
+    username: String,
+    message: Option<String>,
+    num_users: Option<i64>,
+}
+
+impl Row {
+    fn into_item(self) -> Result<HistoryItem, sqlx::Error> {
+        let id = EventId::try_from(self.id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        let user_event = |num_users: Option<i64>| UserEvent {
+            username: self.username.clone(),
+            num_users: num_users.and_then(|n| usize::try_from(n).ok()).unwrap_or(0),
+            id,
+            timestamp: self.ts,
+        };
+        Ok(match self.kind.as_str() {
+            "message" => HistoryItem::Message(ChatMessage {
+                username: self.username.clone(),
+                message: self.message.clone().unwrap_or_default(),
+                id,
+                timestamp: self.ts,
+            }),
+            "joined" => HistoryItem::Joined(user_event(self.num_users)),
+            "left" => HistoryItem::Left(user_event(self.num_users)),
+            other => {
+                return Err(sqlx::Error::Decode(
+                    format!("unknown event kind {other:?}").into(),
+                ));
+            }
+        })
+    }
+}
+
+/// The columns of a new item: kind, username, message, num_users.
+fn columns(item: &NewItem) -> (&'static str, &str, Option<&str>, Option<i64>) {
+    let count = |n: usize| Some(i64::try_from(n).unwrap_or(i64::MAX));
+    match item {
+        NewItem::Message { username, message } => ("message", username, Some(message), None),
+        NewItem::Joined {
+            username,
+            num_users,
+        } => ("joined", username, None, count(*num_users)),
+        NewItem::Left {
+            username,
+            num_users,
+        } => ("left", username, None, count(*num_users)),
+    }
+}
+
+fn rows_to_items(rows: Vec<Row>) -> Result<Vec<HistoryItem>, sqlx::Error> {
+    rows.into_iter().map(Row::into_item).collect()
+}
+
+macro_rules! backend {
+    ($name:ident, $pool:ty) => {
+        /// The statements on this database.
+        pub mod $name {
+            use super::*;
+
+            /// Inserts `items` in one transaction, all stamped `ts`; their ids
+            /// in order.
+            pub async fn insert_batch(
+                pool: &$pool,
+                items: &[&NewItem],
+                ts: i64,
+            ) -> Result<Vec<EventId>, sqlx::Error> {
+                let mut tx = pool.begin().await?;
+                let mut ids = Vec::with_capacity(items.len());
+                for item in items {
+                    let (kind, username, message, num_users) = columns(item);
+                    let id: i64 = sqlx::query_scalar(INSERT)
+                        .bind(ts)
+                        .bind(kind)
+                        .bind(username)
+                        .bind(message)
+                        .bind(num_users)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    ids.push(EventId::try_from(id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?);
+                }
+                tx.commit().await?;
+                Ok(ids)
+            }
+
+            /// Up to `limit` items before `id`, newest first.
+            pub async fn before(
+                pool: &$pool,
+                id: i64,
+                limit: i64,
+            ) -> Result<Vec<HistoryItem>, sqlx::Error> {
+                let rows = sqlx::query_as(BEFORE)
+                    .bind(id)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await?;
+                rows_to_items(rows)
+            }
+
+            /// Up to `limit` items after `id`, oldest first.
+            pub async fn after(
+                pool: &$pool,
+                id: i64,
+                limit: i64,
+            ) -> Result<Vec<HistoryItem>, sqlx::Error> {
+                let rows = sqlx::query_as(AFTER)
+                    .bind(id)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await?;
+                rows_to_items(rows)
+            }
+
+            /// Deletes items older than `cutoff` (ms).
+            pub async fn delete_older_than(pool: &$pool, cutoff: i64) -> Result<u64, sqlx::Error> {
+                let done = sqlx::query(DELETE_OLDER_THAN)
+                    .bind(cutoff)
+                    .execute(pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
+            /// Deletes all but the newest `keep` items.
+            pub async fn keep_newest(pool: &$pool, keep: i64) -> Result<u64, sqlx::Error> {
+                let done = sqlx::query(KEEP_NEWEST).bind(keep).execute(pool).await?;
+                Ok(done.rows_affected())
+            }
+        }
+    };
+}
+
+backend!(sqlite, sqlx::SqlitePool);
+backend!(postgres, sqlx::PgPool);

@@ -1,0 +1,250 @@
+//! The store, against both databases: SQLite in a fresh temporary directory,
+//! and PostgreSQL at 127.0.0.1:5432 (database `test`) in a fresh schema that
+//! is dropped afterwards. Every test runs once on each.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures::future::join_all;
+use protocol::{EventId, HistoryItem};
+use server::store::{NewItem, Retention, Store};
+
+/// Where the PostgreSQL tests run (the machine's local server, trust auth).
+const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A store and whatever must be cleaned up after it.
+struct TestStore {
+    store: Store,
+    _sqlite_dir: Option<tempfile::TempDir>,
+    postgres_schema: Option<String>,
+}
+
+impl Drop for TestStore {
+    fn drop(&mut self) {
+        if let Some(schema) = self.postgres_schema.take() {
+            // Drop can't await: drop the schema from a small runtime of its own.
+            let dropped = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                runtime.block_on(async {
+                    let pool = sqlx::PgPool::connect(POSTGRES).await?;
+                    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                        .execute(&pool)
+                        .await?;
+                    Ok::<_, anyhow::Error>(())
+                })
+            })
+            .join();
+            if !matches!(dropped, Ok(Ok(()))) {
+                eprintln!("could not drop a test schema: {dropped:?}");
+            }
+        }
+    }
+}
+
+async fn sqlite() -> TestStore {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(None, dir.path()).await.unwrap();
+    TestStore {
+        store,
+        _sqlite_dir: Some(dir),
+        postgres_schema: None,
+    }
+}
+
+async fn postgres() -> TestStore {
+    let schema = format!("test_{}", uuid_like());
+    let pool = sqlx::PgPool::connect(POSTGRES)
+        .await
+        .expect("PostgreSQL at 127.0.0.1:5432 (scripts/test starts it)");
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let url = format!("{POSTGRES}?options=-c%20search_path%3D{schema}");
+    let store = Store::open(Some(&url), std::path::Path::new("unused"))
+        .await
+        .unwrap();
+    TestStore {
+        store,
+        _sqlite_dir: None,
+        postgres_schema: Some(schema),
+    }
+}
+
+/// A name no other test run uses.
+fn uuid_like() -> String {
+    let dir = tempfile::Builder::new().prefix("").tempdir().unwrap();
+    let name = dir
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_lowercase();
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        + &format!("{}", std::process::id())
+}
+
+/// Runs a test body once on SQLite and once on PostgreSQL.
+macro_rules! on_both {
+    ($body:ident) => {
+        mod $body {
+            #[tokio::test]
+            async fn sqlite() {
+                let t = super::sqlite().await;
+                super::$body(&t.store).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                let t = super::postgres().await;
+                super::$body(&t.store).await;
+            }
+        }
+    };
+}
+
+fn message(i: usize) -> NewItem {
+    NewItem::Message {
+        username: "alice".into(),
+        message: format!("message {i}"),
+    }
+}
+
+fn ids(items: &[HistoryItem]) -> Vec<EventId> {
+    items.iter().map(HistoryItem::id).collect()
+}
+
+on_both!(append_and_read_back);
+async fn append_and_read_back(store: &Store) {
+    let joined = store
+        .append(NewItem::Joined {
+            username: "alice".into(),
+            num_users: 1,
+        })
+        .await
+        .unwrap();
+    let said = store.append(message(1)).await.unwrap();
+    let left = store
+        .append(NewItem::Left {
+            username: "alice".into(),
+            num_users: 0,
+        })
+        .await
+        .unwrap();
+    assert!(joined.id() < said.id() && said.id() < left.id());
+    let HistoryItem::Message(m) = &said else {
+        panic!("a message: {said:?}")
+    };
+    assert_eq!(
+        (m.username.as_str(), m.message.as_str()),
+        ("alice", "message 1")
+    );
+    assert!(m.timestamp > 1_700_000_000_000);
+    let page = store.recent(50).await.unwrap();
+    assert_eq!(page.items, [joined, said, left]);
+    assert!(!page.more);
+}
+
+on_both!(pages_have_exact_boundaries);
+async fn pages_have_exact_boundaries(store: &Store) {
+    let mut all = Vec::new();
+    for i in 0..7 {
+        all.push(store.append(message(i)).await.unwrap().id());
+    }
+    let recent = store.recent(3).await.unwrap();
+    assert_eq!((ids(&recent.items), recent.more), (all[4..].to_vec(), true));
+    let older = store.before(all[4], 3).await.unwrap();
+    assert_eq!((ids(&older.items), older.more), (all[1..4].to_vec(), true));
+    let oldest = store.before(all[1], 3).await.unwrap();
+    assert_eq!((ids(&oldest.items), oldest.more), (vec![all[0]], false));
+    let exact = store.before(all[3], 3).await.unwrap();
+    assert_eq!((ids(&exact.items), exact.more), (all[..3].to_vec(), false));
+
+    let after = store.after(all[1], 3).await.unwrap();
+    assert_eq!((ids(&after.items), after.more), (all[2..5].to_vec(), true));
+    let rest = store.after(all[4], 3).await.unwrap();
+    assert_eq!((ids(&rest.items), rest.more), (all[5..].to_vec(), false));
+    let nothing = store.after(all[6], 3).await.unwrap();
+    assert_eq!((nothing.items.len(), nothing.more), (0, false));
+}
+
+on_both!(concurrent_writers_get_unique_increasing_ids);
+async fn concurrent_writers_get_unique_increasing_ids(store: &Store) {
+    const WRITERS: usize = 20;
+    const EACH: usize = 50;
+    let writers = (0..WRITERS).map(|w| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            for i in 0..EACH {
+                mine.push(store.append(message(w * EACH + i)).await.unwrap().id());
+            }
+            mine
+        })
+    });
+    let per_writer: Vec<Vec<EventId>> = join_all(writers)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    for mine in &per_writer {
+        assert!(
+            mine.windows(2).all(|w| w[0] < w[1]),
+            "each writer's ids grow"
+        );
+    }
+    let unique: HashSet<EventId> = per_writer.iter().flatten().copied().collect();
+    assert_eq!(unique.len(), WRITERS * EACH);
+    // Read back in id order, everything is there once.
+    let mut read = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.after(after, 100).await.unwrap();
+        read.extend(ids(&page.items));
+        match page.items.last() {
+            Some(last) if page.more => after = last.id(),
+            _ => break,
+        }
+    }
+    assert_eq!(read.len(), WRITERS * EACH);
+    assert!(read.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(read.into_iter().collect::<HashSet<_>>(), unique);
+}
+
+on_both!(retention_keeps_the_newest);
+async fn retention_keeps_the_newest(store: &Store) {
+    for i in 0..10 {
+        store.append(message(i)).await.unwrap();
+    }
+    let before = store.recent(100).await.unwrap();
+    let deleted = store
+        .prune(Retention {
+            max_age: None,
+            max_items: Some(4),
+        })
+        .await
+        .unwrap();
+    assert_eq!(deleted, 6);
+    let after = store.recent(100).await.unwrap();
+    assert_eq!(after.items, before.items[6..]);
+    // Nothing is older than a day; everything is older than "now".
+    let day = Retention {
+        max_age: Some(Duration::from_secs(86_400)),
+        max_items: None,
+    };
+    assert_eq!(store.prune(day).await.unwrap(), 0);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let none = Retention {
+        max_age: Some(Duration::from_millis(1)),
+        max_items: None,
+    };
+    assert_eq!(store.prune(none).await.unwrap(), 4);
+    assert!(store.recent(10).await.unwrap().items.is_empty());
+    // Ids are never reused after a purge.
+    let next = store.append(message(99)).await.unwrap();
+    assert!(next.id() > after.items.last().unwrap().id());
+}
