@@ -1,7 +1,9 @@
 //! The browser's client, over gloo-net's WebSocket: Engine.IO open and
 //! ping/pong, Socket.IO CONNECT with an auth payload, events, acks with
 //! timeouts, a watchdog that notices a dead connection (a laptop that went
-//! offline hears no close), and reconnection with backoff.
+//! offline hears no close), and reconnection with backoff. The browser's own
+//! `offline` and `online` events cut both short: going offline drops the
+//! connection at once, coming back reconnects without waiting out the backoff.
 //!
 //! The connection loop holds the client's state until [`Client::close`]:
 //! dropping the handles does not stop it, since a page keeps its one
@@ -18,6 +20,8 @@ use gloo_net::websocket::futures::WebSocket;
 use gloo_timers::future::TimeoutFuture;
 use protocol::{ClientEvent, ConnectAuth, ServerEvent};
 use serde_json::Value;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen_futures::spawn_local;
 
 use crate::backoff::Backoff;
@@ -178,15 +182,61 @@ impl Inner {
     }
 }
 
+/// A listener on a window event, by the event's name.
+type Listener = (&'static str, Closure<dyn FnMut()>);
+
+/// The browser's `online`/`offline` events, as a stream of "online?" for as
+/// long as it lives; the listeners go with it.
+struct NetworkWatch {
+    changes: mpsc::UnboundedReceiver<bool>,
+    listeners: Vec<Listener>,
+}
+
+impl NetworkWatch {
+    fn new() -> Self {
+        let (tx, changes) = mpsc::unbounded();
+        let mut listeners = Vec::new();
+        if let Some(window) = web_sys::window() {
+            for (event, online) in [("online", true), ("offline", false)] {
+                let tx = tx.clone();
+                let listener = Closure::<dyn FnMut()>::new(move || {
+                    // The receiver lives as long as the listener.
+                    let _ = tx.unbounded_send(online);
+                });
+                if window
+                    .add_event_listener_with_callback(event, listener.as_ref().unchecked_ref())
+                    .is_ok()
+                {
+                    listeners.push((event, listener));
+                }
+            }
+        }
+        Self { changes, listeners }
+    }
+}
+
+impl Drop for NetworkWatch {
+    fn drop(&mut self) {
+        if let Some(window) = web_sys::window() {
+            for (event, listener) in &self.listeners {
+                // Nothing to do if it fails: the page is going away.
+                let _ = window
+                    .remove_event_listener_with_callback(event, listener.as_ref().unchecked_ref());
+            }
+        }
+    }
+}
+
 /// Connects, and reconnects after every drop, until closed or refused.
 async fn run(inner: Rc<Inner>, close: oneshot::Receiver<()>) {
     let mut close = close.fuse();
+    let mut network = NetworkWatch::new();
     let mut backoff = Backoff::new(
         inner.options.reconnect_min_ms,
         inner.options.reconnect_max_ms,
     );
     loop {
-        let end = session(&inner, &mut backoff, &mut close).await;
+        let end = session(&inner, &mut backoff, &mut close, &mut network).await;
         inner.end_session();
         match end {
             End::Closed => return inner.set_state(ConnectionState::Closed),
@@ -199,9 +249,13 @@ async fn run(inner: Rc<Inner>, close: oneshot::Receiver<()>) {
             delay_ms,
         });
         let mut wait = TimeoutFuture::new(delay_ms).fuse();
-        select! {
-            () = wait => {}
-            _ = close => return inner.set_state(ConnectionState::Closed),
+        loop {
+            select! {
+                () = wait => break,
+                // Back online: no point waiting out the backoff.
+                online = network.changes.next() => if online == Some(true) { break },
+                _ = close => return inner.set_state(ConnectionState::Closed),
+            }
         }
     }
 }
@@ -211,6 +265,7 @@ async fn session(
     inner: &Rc<Inner>,
     backoff: &mut Backoff,
     close: &mut futures::future::Fuse<oneshot::Receiver<()>>,
+    network: &mut NetworkWatch,
 ) -> End {
     let url = format!("{}?EIO=4&transport=websocket", inner.options.url);
     let Ok(socket) = WebSocket::open(&url) else {
@@ -239,6 +294,12 @@ async fn session(
             // No ping for longer than the server promised: the connection
             // is dead even if the browser has not noticed.
             () = timer => return End::Dropped,
+            online = network.changes.next() => {
+                if online == Some(false) {
+                    return End::Dropped;
+                }
+                continue;
+            }
             _ = &mut *close => {
                 // Polite, best effort: the socket closes on drop anyway.
                 let _ = sink.send(Message::Text(codec::frame(&SocketPacket::Disconnect {
