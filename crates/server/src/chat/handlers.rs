@@ -116,16 +116,13 @@ pub async fn history(
     TryData(request): TryData<History>,
     ack: AckSender,
 ) {
-    let before = match joined(&room, &s)
-        .and_then(|_| request.map_err(|_| invalid_payload("history expects {\"before\": id}")))
-    {
-        Ok(History { before }) => before,
+    let checked = joined(&room, &s)
+        .and_then(|_| request.map_err(|_| invalid_payload("history expects {\"before\": id}")));
+    let page = match checked {
+        Ok(History { before }) => store.before(before, HISTORY_PAGE).await,
         Err(error) => return refuse(&s, ack, "history", error),
     };
-    match store.before(before, HISTORY_PAGE).await {
-        Ok(page) => reply(&s, ack, &Ack::Ok(&page)),
-        Err(error) => refuse(&s, ack, "history", internal(&error)),
-    }
+    reply_page(&s, ack, "history", page);
 }
 
 /// `catch up`: everything after an id, a page at a time (after a reconnection).
@@ -136,15 +133,20 @@ pub async fn catch_up(
     TryData(request): TryData<CatchUp>,
     ack: AckSender,
 ) {
-    let after = match joined(&room, &s)
-        .and_then(|_| request.map_err(|_| invalid_payload("catch up expects {\"after\": id}")))
-    {
-        Ok(CatchUp { after }) => after,
+    let checked = joined(&room, &s)
+        .and_then(|_| request.map_err(|_| invalid_payload("catch up expects {\"after\": id}")));
+    let page = match checked {
+        Ok(CatchUp { after }) => store.after(after, HISTORY_PAGE).await,
         Err(error) => return refuse(&s, ack, "catch up", error),
     };
-    match store.after(after, HISTORY_PAGE).await {
-        Ok(page) => reply(&s, ack, &Ack::Ok(&page)),
-        Err(error) => refuse(&s, ack, "catch up", internal(&error)),
+    reply_page(&s, ack, "catch up", page);
+}
+
+/// Answers a history request with its page, or with why the store failed.
+fn reply_page(s: &SocketRef, ack: AckSender, event: &str, page: Result<HistoryPage, StoreError>) {
+    match page {
+        Ok(page) => reply(s, ack, &Ack::Ok(&page)),
+        Err(error) => refuse(s, ack, event, internal(&error)),
     }
 }
 
