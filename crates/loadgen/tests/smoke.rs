@@ -1,0 +1,70 @@
+//! The load generator against a real server in this process: a small room
+//! for two seconds, nothing lost. (It proves the tool works; speed is
+//! measured by running it, never asserted in a test.)
+
+// A panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use clap::Parser;
+use loadgen::{Scenario, run};
+use server::{AppState, Config};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_clients_for_two_seconds_lose_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let mut config =
+        Config::try_parse_from(["server", "--data-dir", data.path().to_str().unwrap()]).unwrap();
+    config.database_url = None;
+    let state = AppState::open(&config).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(server::run(listener, state, async move {
+        let _ = stopped.await;
+    }));
+
+    let report = run(&Scenario {
+        url,
+        clients: 50,
+        senders: 5,
+        rate: 50.0,
+        duration: Duration::from_secs(2),
+        drain: Duration::from_secs(2),
+        auth: None,
+    })
+    .await
+    .unwrap();
+    println!("{report}");
+    assert_eq!(report.connect_errors, 0);
+    assert_eq!(report.dropped_connections, 0);
+    assert!(
+        report.sent >= 90,
+        "about 100 messages sent: {}",
+        report.sent
+    );
+    assert_eq!(report.expected, report.sent * 49);
+    assert_eq!(report.received, report.expected, "nothing lost");
+    assert!(report.latency_ms.max > 0.0);
+
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn it_refuses_to_leave_this_machine() {
+    let scenario = Scenario {
+        url: "http://10.1.2.3:3000".into(),
+        clients: 2,
+        senders: 1,
+        rate: 1.0,
+        duration: Duration::from_millis(10),
+        drain: Duration::from_millis(10),
+        auth: None,
+    };
+    assert!(matches!(
+        run(&scenario).await,
+        Err(loadgen::LoadgenError::NotLoopback(_))
+    ));
+}
