@@ -57,6 +57,8 @@ pub fn start(chat: Chat) {
     let client_id = client_id();
     let handlers = Handlers {
         auth: Rc::new(move || ConnectAuth {
+            // The browser's login travels in its cookie, not here.
+            token: None,
             client_id: client_id.clone(),
         }),
         on_state: Rc::new(move |state| {

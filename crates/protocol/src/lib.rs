@@ -181,10 +181,59 @@ impl HistoryItem {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectAuth {
+    /// A login token (JWT) from `/api/login` or `/api/register`, for clients
+    /// that cannot send the browser's cookie.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
     /// A random id the browser keeps for as long as it lives (local storage):
     /// connections that share it and a name are one user with several tabs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+}
+
+/// `POST /api/register` and `POST /api/login`: who, and the password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    /// The account's name (the chat name rules apply).
+    pub username: String,
+    /// At least [`PASSWORD_MIN_CHARS`] characters.
+    pub password: String,
+}
+
+/// The shortest password accepted.
+pub const PASSWORD_MIN_CHARS: usize = 8;
+
+/// The longest password accepted (hashing is deliberately slow).
+pub const PASSWORD_MAX_CHARS: usize = 1_024;
+
+/// An account, as the API shows it (`GET /api/me`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// The account's id.
+    pub id: i64,
+    /// Its name.
+    pub username: String,
+}
+
+/// The answer to a successful register or login. The browser also gets the
+/// token as an HttpOnly cookie; other clients send it in the Socket.IO
+/// handshake (`auth.token`) or as `Authorization: Bearer`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    /// Who is logged in.
+    pub user: Account,
+    /// The login token (JWT, HS256).
+    pub token: String,
+    /// When it expires (ms since the Unix epoch).
+    pub expires_at: Timestamp,
+}
+
+/// Every API error: `{"error": "<message>"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// What went wrong, for people.
+    pub error: String,
 }
 
 /// `login`: sent to a connection once it is in the room (and the

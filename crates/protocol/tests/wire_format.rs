@@ -6,9 +6,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use protocol::{
-    Ack, AckError, AddUser, CatchUp, ChatMessage, ClientEvent, ConnectAuth, DecodeError, ErrorCode,
-    History, HistoryItem, HistoryPage, Login, NewMessage, ServerEvent, StopTyping, Typing,
-    UserEvent, UserTyping, event,
+    Account, Ack, AckError, AddUser, ApiError, CatchUp, ChatMessage, ClientEvent, ConnectAuth,
+    Credentials, DecodeError, ErrorCode, History, HistoryItem, HistoryPage, Login, NewMessage,
+    ServerEvent, Session, StopTyping, Typing, UserEvent, UserTyping, event,
 };
 use serde_json::{Value, json};
 
@@ -113,9 +113,41 @@ fn client_payloads() {
     assert_eq!(wire(&ConnectAuth::default()), json!({}));
     assert_eq!(
         wire(&ConnectAuth {
+            token: None,
             client_id: Some("c1".into())
         }),
         json!({ "clientId": "c1" })
+    );
+    assert_eq!(
+        wire(&ConnectAuth {
+            token: Some("t.o.k".into()),
+            client_id: None
+        }),
+        json!({ "token": "t.o.k" })
+    );
+    assert_eq!(
+        wire(&Credentials {
+            username: "alice".into(),
+            password: "correct horse".into()
+        }),
+        json!({ "username": "alice", "password": "correct horse" })
+    );
+    assert_eq!(
+        wire(&Session {
+            user: Account {
+                id: 7,
+                username: "alice".into()
+            },
+            token: "t.o.k".into(),
+            expires_at: 1_795_400_000_000,
+        }),
+        json!({ "user": { "id": 7, "username": "alice" }, "token": "t.o.k", "expiresAt": 1_795_400_000_000_i64 })
+    );
+    assert_eq!(
+        wire(&ApiError {
+            error: "login required".into()
+        }),
+        json!({ "error": "login required" })
     );
     assert_eq!(wire(&History { before: 40 }), json!({ "before": 40 }));
     assert_eq!(wire(&CatchUp { after: 41 }), json!({ "after": 41 }));

@@ -11,6 +11,7 @@
 //! [`app`] builds the router so tests can call it; [`run`] serves it on a
 //! listener the caller bound, so tests bind `127.0.0.1:0`.
 
+pub mod auth;
 pub mod chat;
 pub mod config;
 pub mod http;

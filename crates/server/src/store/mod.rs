@@ -1,5 +1,5 @@
 //! The store: the only place with SQL. The conversation (messages, joins and
-//! leaves) is kept in SQLite, a file in the data directory, or in PostgreSQL
+//! leaves) and the accounts are kept in SQLite, a file in the data directory, or in PostgreSQL
 //! when `DATABASE_URL` names one; both behave the same.
 //!
 //! Appends go through one writer task that commits them in batches (group
@@ -259,6 +259,71 @@ fn stored_item(item: NewItem, id: EventId, timestamp: Timestamp) -> HistoryItem 
             id,
             timestamp,
         }),
+    }
+}
+
+/// An account, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Its id, the tokens' subject.
+    pub id: i64,
+    /// The name, as registered.
+    pub username: String,
+    /// The argon2id hash of its password (PHC string).
+    pub password_hash: String,
+}
+
+impl From<sql::UserRow> for User {
+    fn from(row: sql::UserRow) -> Self {
+        Self {
+            id: row.id,
+            username: row.username,
+            password_hash: row.password_hash,
+        }
+    }
+}
+
+impl Store {
+    /// Adds an account; `None` when the name (case-insensitively) is taken.
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+    ) -> Result<Option<User>, StoreError> {
+        let key = username.to_lowercase();
+        let now = now_millis();
+        let id = match &self.db {
+            Db::Sqlite(pool) => {
+                sql::sqlite::insert_user(pool, username, &key, password_hash, now).await?
+            }
+            Db::Postgres(pool) => {
+                sql::postgres::insert_user(pool, username, &key, password_hash, now).await?
+            }
+        };
+        Ok(id.map(|id| User {
+            id,
+            username: username.to_owned(),
+            password_hash: password_hash.to_owned(),
+        }))
+    }
+
+    /// The account with this name (case-insensitively).
+    pub async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let key = username.to_lowercase();
+        let row = match &self.db {
+            Db::Sqlite(pool) => sql::sqlite::user_by_key(pool, &key).await?,
+            Db::Postgres(pool) => sql::postgres::user_by_key(pool, &key).await?,
+        };
+        Ok(row.map(User::from))
+    }
+
+    /// The account with this id.
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+        let row = match &self.db {
+            Db::Sqlite(pool) => sql::sqlite::user_by_id(pool, id).await?,
+            Db::Postgres(pool) => sql::postgres::user_by_id(pool, id).await?,
+        };
+        Ok(row.map(User::from))
     }
 }
 

@@ -15,6 +15,19 @@ const DELETE_OLDER_THAN: &str = "DELETE FROM events WHERE ts < $1";
 const KEEP_NEWEST: &str = "DELETE FROM events WHERE id <= \
                            (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET $1)";
 
+const INSERT_USER: &str = "INSERT INTO users (username, name_key, password_hash, created_at) \
+                           VALUES ($1, $2, $3, $4) RETURNING id";
+const USER_BY_KEY: &str = "SELECT id, username, password_hash FROM users WHERE name_key = $1";
+const USER_BY_ID: &str = "SELECT id, username, password_hash FROM users WHERE id = $1";
+
+/// A row of `users`.
+#[derive(Debug, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+}
+
 /// A row of `events`.
 #[derive(Debug, sqlx::FromRow)]
 struct Row {
@@ -139,6 +152,47 @@ macro_rules! backend {
                     .execute(pool)
                     .await?;
                 Ok(done.rows_affected())
+            }
+
+            /// Adds an account; `None` if the name is taken.
+            pub async fn insert_user(
+                pool: &$pool,
+                username: &str,
+                name_key: &str,
+                password_hash: &str,
+                created_at: i64,
+            ) -> Result<Option<i64>, sqlx::Error> {
+                let inserted = sqlx::query_scalar(INSERT_USER)
+                    .bind(username)
+                    .bind(name_key)
+                    .bind(password_hash)
+                    .bind(created_at)
+                    .fetch_one(pool)
+                    .await;
+                match inserted {
+                    Ok(id) => Ok(Some(id)),
+                    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+
+            /// The account with this name key.
+            pub async fn user_by_key(
+                pool: &$pool,
+                key: &str,
+            ) -> Result<Option<UserRow>, sqlx::Error> {
+                sqlx::query_as(USER_BY_KEY)
+                    .bind(key)
+                    .fetch_optional(pool)
+                    .await
+            }
+
+            /// The account with this id.
+            pub async fn user_by_id(pool: &$pool, id: i64) -> Result<Option<UserRow>, sqlx::Error> {
+                sqlx::query_as(USER_BY_ID)
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await
             }
 
             /// Deletes all but the newest `keep` items.

@@ -1,0 +1,308 @@
+//! Passwords and login tokens, used by the HTTP API and the Socket.IO
+//! handshake alike.
+//!
+//! - Passwords are hashed with argon2id (the `argon2` crate's defaults), on
+//!   the blocking pool: hashing is slow on purpose.
+//! - Tokens are JWTs (HS256) with the user id as subject, the name, issue and
+//!   expiry times, and a session id (`jti`) that ties a browser's sockets to
+//!   its login, so logging out can disconnect them.
+//! - The signing secret comes from the configuration, or is generated on
+//!   first start and kept in the data directory (mode 0600), so restarts do
+//!   not log everyone out. It is never logged.
+
+use std::path::Path;
+use std::time::Duration;
+
+use argon2::Argon2;
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use protocol::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::store::{User, now_millis};
+
+/// Where a generated secret is kept, in the data directory.
+const SECRET_FILE: &str = "jwt-secret";
+
+/// Why tokens could not be set up or issued.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The secret file could not be read or written.
+    #[error("the token secret file: {0}")]
+    SecretFile(#[from] std::io::Error),
+    /// Signing or hashing failed.
+    #[error("{0}")]
+    Crypto(String),
+}
+
+/// Why a token was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// It was valid, but its time is up.
+    #[error("session expired")]
+    Expired,
+    /// Malformed, tampered with, signed otherwise, or missing claims.
+    #[error("invalid session")]
+    Invalid,
+}
+
+/// What a token says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user's id.
+    pub sub: String,
+    /// The user's name when the token was issued.
+    pub name: String,
+    /// Issued at (seconds since the Unix epoch).
+    pub iat: i64,
+    /// Expires at (seconds since the Unix epoch).
+    pub exp: i64,
+    /// The session (one login), to find its sockets.
+    pub jti: String,
+}
+
+impl Claims {
+    /// The user id, as stored.
+    pub fn user_id(&self) -> Option<i64> {
+        self.sub.parse().ok()
+    }
+
+    /// When the token expires, in ms.
+    pub fn expires_at(&self) -> Timestamp {
+        self.exp.saturating_mul(1000)
+    }
+}
+
+/// Issues and checks login tokens.
+#[derive(Clone)]
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validity: Duration,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the keys.
+        f.debug_struct("Tokens")
+            .field("validity", &self.validity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tokens {
+    /// Tokens signed with `secret`, valid for `validity`.
+    pub fn new(secret: &[u8], validity: Duration) -> Self {
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validity,
+        }
+    }
+
+    /// Tokens signed with the configured secret, or with the one kept in
+    /// `data_dir` (generated on first use).
+    pub fn load(
+        secret: Option<&str>,
+        data_dir: &Path,
+        validity: Duration,
+    ) -> Result<Self, AuthError> {
+        if let Some(secret) = secret {
+            return Ok(Self::new(secret.as_bytes(), validity));
+        }
+        let path = data_dir.join(SECRET_FILE);
+        let secret = match std::fs::read_to_string(&path) {
+            Ok(secret) => secret.trim().to_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(data_dir)?;
+                let secret = random_hex(32);
+                write_private(&path, &secret)?;
+                secret
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Self::new(secret.as_bytes(), validity))
+    }
+
+    /// A token for `user`, with its claims.
+    pub fn issue(&self, user: &User) -> Result<(String, Claims), AuthError> {
+        let now = now_millis() / 1000;
+        let validity = i64::try_from(self.validity.as_secs()).unwrap_or(i64::MAX);
+        let claims = Claims {
+            sub: user.id.to_string(),
+            name: user.username.clone(),
+            iat: now,
+            exp: now.saturating_add(validity),
+            jti: random_hex(16),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| AuthError::Crypto(e.to_string()))?;
+        Ok((token, claims))
+    }
+
+    /// The claims of a valid token: HS256 only, signature checked, not
+    /// expired (no leeway), every claim present.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "iat", "sub", "jti"]);
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })
+    }
+}
+
+/// The argon2id hash of `password`, as a PHC string.
+pub async fn hash_password(password: String) -> Result<String, AuthError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|e| AuthError::Crypto(e.to_string()))
+    })
+    .await
+    .map_err(|e| AuthError::Crypto(e.to_string()))?
+}
+
+/// Whether `password` matches `hash`.
+pub async fn verify_password(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash).is_ok_and(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+    })
+    .await
+    .unwrap_or(false)
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    OsRng.fill_bytes(&mut buf);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alice() -> User {
+        User {
+            id: 7,
+            username: "alice".into(),
+            password_hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_token_round_trips() {
+        let tokens = Tokens::new(b"secret", Duration::from_secs(3600));
+        let (token, claims) = tokens.issue(&alice()).unwrap();
+        assert_eq!(tokens.verify(&token), Ok(claims.clone()));
+        assert_eq!((claims.user_id(), claims.name.as_str()), (Some(7), "alice"));
+        assert_eq!(claims.exp - claims.iat, 3600);
+    }
+
+    #[test]
+    fn tampered_foreign_and_malformed_tokens_are_invalid() {
+        let tokens = Tokens::new(b"secret", Duration::from_secs(3600));
+        let (token, _) = tokens.issue(&alice()).unwrap();
+        let other = Tokens::new(b"another secret", Duration::from_secs(3600));
+        assert_eq!(other.verify(&token), Err(TokenError::Invalid));
+        // Change the payload, keep the signature.
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        parts[1] = parts[1].chars().rev().collect();
+        assert_eq!(tokens.verify(&parts.join(".")), Err(TokenError::Invalid));
+        assert_eq!(tokens.verify("not a token"), Err(TokenError::Invalid));
+        assert_eq!(tokens.verify(""), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn another_algorithm_is_refused() {
+        let claims = Claims {
+            sub: "7".into(),
+            name: "a".into(),
+            iat: 1,
+            exp: i64::MAX / 1000,
+            jti: "j".into(),
+        };
+        let hs512 = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS512),
+            &claims,
+            &EncodingKey::from_secret(b"secret"),
+        )
+        .unwrap();
+        let tokens = Tokens::new(b"secret", Duration::from_secs(60));
+        assert_eq!(tokens.verify(&hs512), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn expired_and_incomplete_tokens() {
+        let key = EncodingKey::from_secret(b"secret");
+        let tokens = Tokens::new(b"secret", Duration::from_secs(60));
+        let now = now_millis() / 1000;
+        let expired = Claims {
+            sub: "7".into(),
+            name: "a".into(),
+            iat: now - 100,
+            exp: now - 10,
+            jti: "j".into(),
+        };
+        let token = jsonwebtoken::encode(&Header::default(), &expired, &key).unwrap();
+        assert_eq!(tokens.verify(&token), Err(TokenError::Expired));
+        let no_sub = serde_json::json!({ "name": "a", "iat": now, "exp": now + 60, "jti": "j" });
+        let token = jsonwebtoken::encode(&Header::default(), &no_sub, &key).unwrap();
+        assert_eq!(tokens.verify(&token), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn the_generated_secret_is_kept_private_and_reused() {
+        let dir = tempfile_dir();
+        let first = Tokens::load(None, &dir, Duration::from_secs(60)).unwrap();
+        let (token, _) = first.issue(&alice()).unwrap();
+        let again = Tokens::load(None, &dir, Duration::from_secs(60)).unwrap();
+        assert!(again.verify(&token).is_ok(), "a restart keeps sessions");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join(SECRET_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("chatroom-auth-{}", random_hex(8)));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[tokio::test]
+    async fn passwords_hash_with_argon2id_and_verify() {
+        let hash = hash_password("correct horse".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(verify_password("correct horse".into(), hash.clone()).await);
+        assert!(!verify_password("wrong horse".into(), hash).await);
+        assert!(!verify_password("x".into(), "not a hash".into()).await);
+    }
+}
