@@ -45,6 +45,8 @@ pub mod event {
     pub const USER_JOINED: &str = "user joined";
     /// Server → everyone else: a user's last connection left the room.
     pub const USER_LEFT: &str = "user left";
+    /// Server → one connection: its login ran out; it is disconnected next.
+    pub const SESSION_EXPIRED: &str = "session expired";
     /// Client → server: the page of history before an id (scrollback).
     pub const HISTORY: &str = "history";
     /// Client → server: everything after an id (catching up after a
@@ -305,6 +307,15 @@ pub enum ServerEvent {
     Typing(UserTyping),
     /// `stop typing`, to everyone else.
     StopTyping(UserTyping),
+    /// `session expired`, to a connection whose login ran out.
+    SessionExpired(Notice),
+}
+
+/// A message from the server to one connection, for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// What happened.
+    pub message: String,
 }
 
 /// An event from the server that this protocol does not describe.
@@ -342,6 +353,7 @@ impl ServerEvent {
             Self::NewMessage(_) => event::NEW_MESSAGE,
             Self::Typing(_) => event::TYPING,
             Self::StopTyping(_) => event::STOP_TYPING,
+            Self::SessionExpired(_) => event::SESSION_EXPIRED,
         }
     }
 
@@ -363,6 +375,7 @@ impl ServerEvent {
             event::NEW_MESSAGE => Self::NewMessage(payload(event::NEW_MESSAGE, data)?),
             event::TYPING => Self::Typing(payload(event::TYPING, data)?),
             event::STOP_TYPING => Self::StopTyping(payload(event::STOP_TYPING, data)?),
+            event::SESSION_EXPIRED => Self::SessionExpired(payload(event::SESSION_EXPIRED, data)?),
             other => return Err(DecodeError::UnknownEvent(other.to_owned())),
         })
     }
@@ -445,6 +458,8 @@ pub enum ErrorCode {
     Internal,
     /// The connection is already in the room.
     AlreadyJoined,
+    /// A logged-in connection asked for a name other than its account's.
+    NameMismatch,
     /// The server has no handler for this event.
     UnknownEvent,
 }

@@ -8,7 +8,7 @@
 use protocol::{
     Account, Ack, AckError, AddUser, ApiError, CatchUp, ChatMessage, ClientEvent, ConnectAuth,
     Credentials, DecodeError, ErrorCode, History, HistoryItem, HistoryPage, Login, NewMessage,
-    ServerEvent, Session, StopTyping, Typing, UserEvent, UserTyping, event,
+    Notice, ServerEvent, Session, StopTyping, Typing, UserEvent, UserTyping, event,
 };
 use serde_json::{Value, json};
 
@@ -195,6 +195,13 @@ fn server_events() {
             "stop typing",
             json!({ "username": "dave" }),
         ),
+        (
+            ServerEvent::SessionExpired(Notice {
+                message: "session expired".into(),
+            }),
+            "session expired",
+            json!({ "message": "session expired" }),
+        ),
     ];
     for (event, name, json) in cases {
         assert_eq!(event.name(), name);
@@ -256,6 +263,7 @@ fn error_codes() {
         (ErrorCode::AlreadyJoined, "already_joined"),
         (ErrorCode::UnknownEvent, "unknown_event"),
         (ErrorCode::Internal, "internal"),
+        (ErrorCode::NameMismatch, "name_mismatch"),
     ];
     for (code, text) in codes {
         assert_eq!(wire(&code), json!(text));

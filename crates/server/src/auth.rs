@@ -69,9 +69,10 @@ impl Claims {
         self.sub.parse().ok()
     }
 
-    /// When the token expires, in ms.
+    /// When the token stops being accepted, in ms: the end of its `exp`
+    /// second (a token is valid while `now <= exp`).
     pub fn expires_at(&self) -> Timestamp {
-        self.exp.saturating_mul(1000)
+        self.exp.saturating_add(1).saturating_mul(1000)
     }
 }
 
@@ -124,6 +125,11 @@ impl Tokens {
             Err(e) => return Err(e.into()),
         };
         Ok(Self::new(secret.as_bytes(), validity))
+    }
+
+    /// How long tokens last.
+    pub fn validity(&self) -> Duration {
+        self.validity
     }
 
     /// A token for `user`, with its claims.
@@ -297,6 +303,27 @@ mod tests {
         dir
     }
 
+    #[test]
+    fn tokens_come_from_bearer_or_cookie() {
+        use axum::http::{HeaderMap, HeaderValue, header};
+        let mut headers = HeaderMap::new();
+        assert_eq!(token_from_headers(&headers), None);
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; chatroom_token=abc; b=2"),
+        );
+        assert_eq!(token_from_headers(&headers).as_deref(), Some("abc"));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer xyz"),
+        );
+        assert_eq!(token_from_headers(&headers).as_deref(), Some("xyz"));
+        assert_eq!(
+            session_cookie("abc", Duration::from_secs(60)),
+            "chatroom_token=abc; Path=/; HttpOnly; SameSite=Strict; Max-Age=60"
+        );
+    }
+
     #[tokio::test]
     async fn passwords_hash_with_argon2id_and_verify() {
         let hash = hash_password("correct horse".into()).await.unwrap();
@@ -305,4 +332,84 @@ mod tests {
         assert!(!verify_password("wrong horse".into(), hash).await);
         assert!(!verify_password("x".into(), "not a hash".into()).await);
     }
+}
+
+/// The cookie the browser keeps its login in.
+pub const COOKIE: &str = "chatroom_token";
+
+/// Why a request or a connection is not someone.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unidentified {
+    /// No token at all.
+    #[error("login required")]
+    Missing,
+    /// A token whose time is up.
+    #[error("session expired")]
+    Expired,
+    /// A token that is not ours, or not whole.
+    #[error("invalid session: log in again")]
+    Invalid,
+    /// A valid token for an account that no longer exists.
+    #[error("login required: the account no longer exists")]
+    Deleted,
+    /// The store failed; logged where it happened.
+    #[error("internal error")]
+    Internal,
+}
+
+/// The login token a request carries: `Authorization: Bearer …`, or else the
+/// browser's cookie.
+pub fn token_from_headers(headers: &axum::http::HeaderMap) -> Option<String> {
+    let bearer = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if let Some(token) = bearer {
+        return Some(token.to_owned());
+    }
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// Who a token belongs to: the same check for HTTP requests and sockets.
+pub async fn identify(
+    tokens: &Tokens,
+    store: &crate::store::Store,
+    token: Option<&str>,
+) -> Result<(User, Claims), Unidentified> {
+    let token = token.ok_or(Unidentified::Missing)?;
+    let claims = tokens.verify(token).map_err(|e| match e {
+        TokenError::Expired => Unidentified::Expired,
+        TokenError::Invalid => Unidentified::Invalid,
+    })?;
+    let id = claims.user_id().ok_or(Unidentified::Invalid)?;
+    match store.user_by_id(id).await {
+        Ok(Some(user)) => Ok((user, claims)),
+        Ok(None) => Err(Unidentified::Deleted),
+        Err(error) => {
+            tracing::error!(%error, "could not look up a token's account");
+            Err(Unidentified::Internal)
+        }
+    }
+}
+
+/// A `Set-Cookie` value that keeps `token` for `max_age`: HttpOnly (page
+/// scripts cannot read it) and SameSite=Strict (other sites cannot use it).
+pub fn session_cookie(token: &str, max_age: Duration) -> String {
+    format!(
+        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+        max_age.as_secs()
+    )
+}
+
+/// A `Set-Cookie` value that removes the login cookie.
+pub fn cleared_cookie() -> String {
+    format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
 }

@@ -68,9 +68,41 @@ pub struct Config {
     #[arg(long, env = "CHATROOM_RETENTION_MAX_ITEMS", default_value_t = 0)]
     pub retention_max_items: u64,
 
+    /// Secret that signs login tokens. Without it, one is generated on first
+    /// start and kept in the data directory (`jwt-secret`, mode 0600).
+    #[arg(long, env = "CHATROOM_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+
+    /// How long a login lasts, in seconds (12 hours by default).
+    #[arg(long, env = "CHATROOM_TOKEN_TTL_SECS", default_value_t = 12 * 3600)]
+    pub token_ttl_secs: u64,
+
+    /// Let connections without a login enter with `add user` under a name no
+    /// account owns, as clients of the canonical Socket.IO chat demo do.
+    /// `--allow-guests false` closes the room to them.
+    #[arg(long, env = "CHATROOM_ALLOW_GUESTS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub allow_guests: bool,
+
     /// What to log, in tracing's filter syntax (`info`, `server=debug,info`, …).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log: String,
+}
+
+/// A secret from the configuration; never printed.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
 }
 
 impl Config {
@@ -105,6 +137,16 @@ mod tests {
                 "--{name} has no environment variable"
             );
         }
+    }
+
+    #[test]
+    fn the_secret_is_never_printed() {
+        let config = Config::try_parse_from(["server", "--jwt-secret", "hunter2hunter2"]).unwrap();
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert_eq!(
+            config.jwt_secret.map(|s| s.0).as_deref(),
+            Some("hunter2hunter2")
+        );
     }
 
     #[test]

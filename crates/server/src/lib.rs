@@ -5,7 +5,8 @@
 //! - [`state`]: [`AppState`], what every route and socket handler shares.
 //! - [`chat`]: the Socket.IO side: connection set-up, one handler per event,
 //!   and the room's presence (who is online under which name).
-//! - [`http`]: the JSON API routes and their error type.
+//! - [`auth`]: passwords and login tokens, for the API and sockets alike.
+//! - [`http`]: the JSON API routes (accounts, health) and their error type.
 //! - [`store`]: the conversation in SQLite or PostgreSQL; the only SQL.
 //!
 //! [`app`] builds the router so tests can call it; [`run`] serves it on a
@@ -33,8 +34,9 @@ pub use state::AppState;
 /// Builds the whole HTTP service: API routes, the Leptos pages and files, and
 /// the Socket.IO layer. Also returns the Socket.IO handle, to close every
 /// socket on shutdown.
-pub fn app(state: AppState) -> (Router, SocketIo) {
+pub fn app(mut state: AppState) -> (Router, SocketIo) {
     let (socket_layer, io) = chat::layer(&state);
+    state.io = Some(io.clone());
     let routes = generate_route_list(app::App);
     let leptos_options = state.leptos_options.clone();
     let router = Router::new()
@@ -69,14 +71,17 @@ pub async fn run(
         }
     });
     tracing::info!("listening on http://{addr}");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: closing every socket");
-            io.close().await;
-        })
-        .await
-        .context("serving HTTP")?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: closing every socket");
+        io.close().await;
+    })
+    .await
+    .context("serving HTTP")?;
     pruning.abort();
     tracing::info!("stopped");
     Ok(())

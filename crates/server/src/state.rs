@@ -5,12 +5,29 @@
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
+use std::time::Duration;
+
+use socketioxide::SocketIo;
+
 use crate::Config;
+use crate::auth::{AuthError, Tokens};
 use crate::chat::Room;
+use crate::http::Throttle;
 use crate::store::{Retention, Store, StoreError};
 
+/// Why the state could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store would not open.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The token secret could not be read or made.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+}
+
 /// Shared by every route and socket handler; cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AppState {
     /// Where the built site lives and what its files are called.
     pub leptos_options: LeptosOptions,
@@ -20,6 +37,15 @@ pub struct AppState {
     pub store: Store,
     /// How long the conversation is kept.
     pub retention: Retention,
+    /// Issues and checks login tokens.
+    pub tokens: Tokens,
+    /// Counts failed logins.
+    pub throttle: Throttle,
+    /// Whether connections without a login may enter.
+    pub allow_guests: bool,
+    /// The Socket.IO handle (set by [`crate::app`]), to disconnect a logged-out
+    /// browser's sockets.
+    pub io: Option<SocketIo>,
     /// Largest Engine.IO payload a client may send, in bytes.
     pub max_payload: u64,
 }
@@ -27,8 +53,13 @@ pub struct AppState {
 impl AppState {
     /// The state for a server configured by `config`: opens (and if need be
     /// creates and migrates) its store.
-    pub async fn open(config: &Config) -> Result<Self, StoreError> {
+    pub async fn open(config: &Config) -> Result<Self, StartError> {
         let store = Store::open(config.database_url.as_deref(), &config.data_dir).await?;
+        let tokens = Tokens::load(
+            config.jwt_secret.as_ref().map(|s| s.0.as_str()),
+            &config.data_dir,
+            Duration::from_secs(config.token_ttl_secs),
+        )?;
         let leptos_options = LeptosOptions::builder()
             .output_name(config.output_name.as_str())
             .site_root(config.site_root.as_str())
@@ -41,8 +72,21 @@ impl AppState {
             room: Room::default(),
             store,
             retention: config.retention(),
+            tokens,
+            throttle: Throttle::default(),
+            allow_guests: config.allow_guests,
+            io: None,
             max_payload: config.max_payload,
         })
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.store.kind())
+            .field("allow_guests", &self.allow_guests)
+            .finish_non_exhaustive()
     }
 }
 

@@ -15,7 +15,7 @@ use serde::Serialize;
 use socketioxide::extract::{AckSender, Event, MaybeExtension, SocketRef, State, TryData};
 use socketioxide::socket::DisconnectReason;
 
-use super::{ClientId, ROOM, Room};
+use super::{ExpiryTimer, Identity, ROOM, Room};
 use crate::store::{NewItem, Store, StoreError};
 
 /// `add user`: enter the room under a name.
@@ -23,17 +23,17 @@ pub async fn add_user(
     s: SocketRef,
     State(room): State<Room>,
     State(store): State<Store>,
-    MaybeExtension(client_id): MaybeExtension<ClientId>,
+    MaybeExtension(identity): MaybeExtension<Identity>,
     TryData(name): TryData<AddUser>,
     ack: AckSender,
 ) {
-    let result = name
-        .map_err(|_| invalid_payload("add user expects the name as a string"))
-        .and_then(|AddUser(name)| {
-            let name = validate_username(&name)?;
-            let client_id = client_id.as_ref().and_then(|c| c.0.as_deref());
-            room.enter(s.id, name, client_id)
-        });
+    let result = match name {
+        Ok(AddUser(name)) => match validate_username(&name) {
+            Ok(name) => enter(&s, &room, &store, identity, name).await,
+            Err(error) => Err(error),
+        },
+        Err(_) => Err(invalid_payload("add user expects the name as a string")),
+    };
     let entered = match result {
         Ok(entered) => entered,
         Err(error) => return refuse(&s, ack, "add user", error),
@@ -75,6 +75,50 @@ pub async fn add_user(
     emit(&s, &ServerEvent::Login(login));
     if let Some(HistoryItem::Joined(joined)) = joined {
         broadcast(&s, ServerEvent::UserJoined(joined)).await;
+    }
+}
+
+/// Enters a connection under `name`: a logged-in user under their account's
+/// name only (all their connections are one user); a guest under a name that
+/// no account owns.
+async fn enter(
+    s: &SocketRef,
+    room: &Room,
+    store: &Store,
+    identity: Option<Identity>,
+    name: &str,
+) -> Result<super::room::Entered, AckError> {
+    match identity {
+        Some(Identity::User { id, username }) => {
+            if !username.eq_ignore_ascii_case(name) {
+                return Err(AckError::new(
+                    ErrorCode::NameMismatch,
+                    format!("you are logged in as “{username}”"),
+                ));
+            }
+            room.enter(s.id, &username, Some(&format!("user:{id}")))
+        }
+        Some(Identity::Guest { client_id }) => {
+            match store.user_by_name(name).await {
+                Ok(None) => {}
+                Ok(Some(_)) => {
+                    return Err(AckError::new(
+                        ErrorCode::NameTaken,
+                        format!("“{name}” belongs to a registered user; log in to use it"),
+                    ));
+                }
+                Err(error) => return Err(internal(&error)),
+            }
+            room.enter(
+                s.id,
+                name,
+                client_id
+                    .as_deref()
+                    .map(|c| format!("guest:{c}"))
+                    .as_deref(),
+            )
+        }
+        None => Err(AckError::new(ErrorCode::NotJoined, "login required")),
     }
 }
 
@@ -179,6 +223,9 @@ pub async fn disconnect(
     State(store): State<Store>,
     reason: DisconnectReason,
 ) {
+    if let Some(ExpiryTimer(timer)) = s.extensions.get::<ExpiryTimer>() {
+        timer.abort();
+    }
     let user = room.username(s.id);
     tracing::info!(socket = %s.id, user = user.as_deref().unwrap_or("-"), ?reason, "disconnected");
     let Some(left) = room.leave(s.id) else { return };

@@ -1,7 +1,13 @@
 //! The Socket.IO side of the chat: the namespace's set-up, the handlers (one
 //! per event, in [`handlers`]), and the room's presence ([`room`]).
 //!
-//! Handlers are registered in connect middleware, which socketioxide runs
+//! Connections are authenticated in connect middleware: a login token (the
+//! handshake's `auth.token`, or the browser's cookie) is verified, by the
+//! same code as the HTTP API, before the socket joins; without one, the
+//! connection is refused with "login required" unless guests are allowed.
+//! A socket whose token expires is told so and disconnected.
+//!
+//! Handlers are registered in connect middleware too, which socketioxide runs
 //! before it answers the client's CONNECT. The connect handler itself runs as
 //! a task after that answer, so a client that emits `add user` the moment it
 //! is connected could otherwise beat the registration and lose the event.
@@ -10,16 +16,19 @@ pub mod handlers;
 pub mod room;
 
 use std::convert::Infallible;
+use std::time::Duration;
 
-use protocol::{ConnectAuth, event};
+use protocol::{ConnectAuth, Notice, ServerEvent, event};
 use socketioxide::SocketIo;
-use socketioxide::extract::{SocketRef, TryData};
+use socketioxide::extract::{SocketRef, State, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
 
 pub use room::Room;
 
 use crate::AppState;
+use crate::auth::{self, Tokens, Unidentified};
+use crate::store::Store;
 
 /// The Socket.IO room every connection that entered the chat is in; sockets
 /// still on the entry form are not, so they hear nothing.
@@ -28,10 +37,32 @@ pub const ROOM: &str = "chat";
 /// The longest client id a browser may send (it sends a UUID).
 const CLIENT_ID_MAX_LEN: usize = 64;
 
-/// The connection's client id from its handshake, if it sent one; kept in the
-/// socket's extensions for `add user`.
+/// Who a connection is, from its handshake; kept in the socket's extensions
+/// for `add user`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// Logged in: the account's id and name.
+    User { id: i64, username: String },
+    /// A guest, with the browser's client id if it sent one.
+    Guest { client_id: Option<String> },
+}
+
+/// The task that disconnects a socket when its login expires; stopped when
+/// the socket goes first.
 #[derive(Debug, Clone)]
-pub struct ClientId(pub Option<String>);
+pub struct ExpiryTimer(pub tokio::task::AbortHandle);
+
+/// Room settings the socket handlers read.
+#[derive(Debug, Clone, Copy)]
+pub struct ChatSettings {
+    /// Whether connections without a login may enter.
+    pub allow_guests: bool,
+}
+
+/// The Socket.IO room of one login's sockets, so logging out can find them.
+pub fn session_room(jti: &str) -> String {
+    format!("session:{jti}")
+}
 
 /// Why a connection was refused before it joined; the client receives the
 /// text in its `connect_error`.
@@ -40,6 +71,9 @@ pub enum ConnectError {
     /// The handshake's `auth` payload is not a JSON object of the expected shape.
     #[error("malformed auth payload: {0}")]
     MalformedAuth(String),
+    /// No valid login ("login required", "session expired", …).
+    #[error("{0}")]
+    Unidentified(#[from] Unidentified),
 }
 
 /// The Socket.IO layer for the router, and the handle to close every socket.
@@ -53,15 +87,26 @@ pub fn layer(state: &AppState) -> (SocketIoLayer, SocketIo) {
         .ws_max_frame_size(ws_limit)
         .with_state(state.room.clone())
         .with_state(state.store.clone())
+        .with_state(state.tokens.clone())
+        .with_state(ChatSettings {
+            allow_guests: state.allow_guests,
+        })
         .build_layer();
-    // Middlewares run last-added first: read the handshake, then register.
-    io.ns("/", on_connect.with(register_handlers).with(read_auth));
+    // Middlewares run last-added first: authenticate, then register.
+    io.ns("/", on_connect.with(register_handlers).with(authenticate));
     (layer, io)
 }
 
-/// Reads the handshake's `auth` payload (a demo client sends none, which is
-/// fine) and refuses the connection when it is malformed.
-async fn read_auth(s: SocketRef, TryData(auth): TryData<ConnectAuth>) -> Result<(), ConnectError> {
+/// Finds out who connects: a login token from the handshake's `auth` or the
+/// browser's cookie, verified; or a guest, when guests are allowed. Refuses
+/// anything else with a reason the client can show.
+async fn authenticate(
+    s: SocketRef,
+    TryData(auth): TryData<ConnectAuth>,
+    State(tokens): State<Tokens>,
+    State(store): State<Store>,
+    State(settings): State<ChatSettings>,
+) -> Result<(), ConnectError> {
     let auth = auth.map_err(|e| ConnectError::MalformedAuth(e.to_string()))?;
     if let Some(id) = &auth.client_id
         && (id.is_empty() || id.len() > CLIENT_ID_MAX_LEN)
@@ -70,8 +115,48 @@ async fn read_auth(s: SocketRef, TryData(auth): TryData<ConnectAuth>) -> Result<
             "clientId must be 1 to {CLIENT_ID_MAX_LEN} bytes"
         )));
     }
-    s.extensions.insert(ClientId(auth.client_id));
+    let token = auth
+        .token
+        .or_else(|| auth::token_from_headers(&s.req_parts().headers));
+    let identity = match auth::identify(&tokens, &store, token.as_deref()).await {
+        Ok((user, claims)) => {
+            s.join(session_room(&claims.jti));
+            let left = claims.expires_at() - crate::store::now_millis();
+            let timer = tokio::spawn(expire(
+                s.clone(),
+                Duration::from_millis(left.max(0).unsigned_abs()),
+            ));
+            s.extensions.insert(ExpiryTimer(timer.abort_handle()));
+            Identity::User {
+                id: user.id,
+                username: user.username,
+            }
+        }
+        Err(Unidentified::Missing) if settings.allow_guests => Identity::Guest {
+            client_id: auth.client_id,
+        },
+        Err(why) => {
+            tracing::info!(socket = %s.id, reason = %why, "connection refused");
+            return Err(why.into());
+        }
+    };
+    s.extensions.insert(identity);
     Ok(())
+}
+
+/// At its login's expiry, tells the socket why and disconnects it.
+async fn expire(s: SocketRef, after: Duration) {
+    tokio::time::sleep(after).await;
+    let notice = ServerEvent::SessionExpired(Notice {
+        message: "session expired: log in again".to_owned(),
+    });
+    if let Err(error) = s.emit(notice.name(), &notice) {
+        tracing::debug!(socket = %s.id, %error, "could not tell an expired socket");
+    }
+    tracing::info!(socket = %s.id, "session expired");
+    if let Err(error) = s.disconnect() {
+        tracing::debug!(%error, "expired socket was already gone");
+    }
 }
 
 /// Registers one handler per event before the client is told it is connected.

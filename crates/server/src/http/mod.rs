@@ -1,14 +1,18 @@
-//! The JSON API under `/api`: for now the health check. Every error under
-//! `/api`, an unknown route or method included, is answered in JSON.
+//! The JSON API under `/api`: accounts ([`accounts`]) and the health check.
+//! Every error under `/api`, an unknown route or method included, is
+//! answered in JSON.
 
+pub mod accounts;
 mod error;
+mod throttle;
 
 use axum::extract::State;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 
 pub use error::{Error, Result};
+pub use throttle::Throttle;
 
 use crate::AppState;
 
@@ -16,6 +20,10 @@ use crate::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
+        .route("/register", post(accounts::register))
+        .route("/login", post(accounts::login))
+        .route("/logout", post(accounts::logout))
+        .route("/me", get(accounts::me))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
 }

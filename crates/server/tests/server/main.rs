@@ -5,6 +5,7 @@
 // A panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod accounts;
 mod chat;
 mod connect;
 mod history;
