@@ -1,14 +1,24 @@
 // The official socket.io-client, used exactly as the canonical chat demo
 // uses it: no browser, no extras.
 import { io, type Socket } from "socket.io-client";
-import { test, expect } from "./fixtures";
+import { test as base, expect, Server, registerToken } from "./fixtures";
+
+// A server open to guests, as the demo's clients expect (`--allow-guests`).
+const test = base.extend<{ guestServer: Server }>({
+  guestServer: async ({}, use) => {
+    const server = new Server(["--allow-guests"]);
+    await server.start();
+    await use(server);
+    await server.remove();
+  },
+});
 
 /** Resolves with the next `event` on `socket`. */
 function next<T = any>(socket: Socket, event: string): Promise<T> {
   return new Promise((resolve) => socket.once(event, resolve));
 }
 
-test("a demo client joins, chats, types and leaves", async ({ server }) => {
+test("a demo client joins, chats, types and leaves (guests allowed)", async ({ guestServer: server }) => {
   const alice = io(server.url, { transports: ["websocket"] });
   const bob = io(server.url); // polling first, then the upgrade to WebSocket
   try {
@@ -51,6 +61,37 @@ test("a demo client joins, chats, types and leaves", async ({ server }) => {
     const left = next(alice, "user left");
     bob.disconnect();
     expect(await left).toMatchObject({ username: "bob", numUsers: 1 });
+  } finally {
+    alice.disconnect();
+    bob.disconnect();
+  }
+});
+
+test("without guests, the official client needs a token, and then chats", async ({ server }) => {
+  const anonymous = io(server.url, { transports: ["websocket"], reconnection: false });
+  const refused = await new Promise<Error>((resolve) => anonymous.once("connect_error", resolve));
+  expect(refused.message).toBe("login required");
+  anonymous.disconnect();
+
+  const forged = io(server.url, { transports: ["websocket"], reconnection: false, auth: { token: "forged" } });
+  expect((await new Promise<Error>((resolve) => forged.once("connect_error", resolve))).message).toBe(
+    "invalid session: log in again",
+  );
+  forged.disconnect();
+
+  const alice = io(server.url, { transports: ["websocket"], auth: { token: await registerToken(server, "alice") } });
+  const bob = io(server.url, { auth: { token: await registerToken(server, "bob") } });
+  try {
+    // The name comes from the token: another one is refused.
+    const mismatch = await alice.timeout(5_000).emitWithAck("add user", "mallory");
+    expect(mismatch).toEqual({ error: { code: "name_mismatch", message: "you are logged in as “alice”" } });
+    expect((await alice.timeout(5_000).emitWithAck("add user", "alice")).data.username).toBe("alice");
+    const joined = next(alice, "user joined");
+    await bob.timeout(5_000).emitWithAck("add user", "bob");
+    expect(await joined).toMatchObject({ username: "bob", numUsers: 2 });
+    const heard = next(alice, "new message");
+    bob.emit("new message", "hello with a token");
+    expect(await heard).toMatchObject({ username: "bob", message: "hello with a token" });
   } finally {
     alice.disconnect();
     bob.disconnect();

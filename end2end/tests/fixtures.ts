@@ -19,11 +19,14 @@ export class Server {
   private child?: ChildProcess;
   private output: string[] = [];
 
+  /** `extraArgs` go to every start (say, `--allow-guests`). */
+  constructor(private readonly extraArgs: string[] = []) {}
+
   /** Starts the server on `addr` (port 0: any free port) and waits until it listens. */
   async start(addr = "127.0.0.1:0"): Promise<void> {
     const env = { ...process.env, LEPTOS_SITE_ROOT: siteRoot, RUST_LOG: "info", NO_COLOR: "1" };
     delete env.DATABASE_URL;
-    const child = spawn(serverBin, ["--addr", addr, "--data-dir", this.dataDir], {
+    const child = spawn(serverBin, ["--addr", addr, "--data-dir", this.dataDir, ...this.extraArgs], {
       env,
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -112,20 +115,50 @@ export const test = base.extend<Fixtures>({
 export function watchErrors(page: Page, errors: string[]): void {
   page.on("pageerror", (error) => errors.push(`pageerror: ${error.message}`));
   page.on("console", (message) => {
-    // While the server restarts, the browser itself logs the refused
-    // WebSocket connections; the page's own code logs nothing as an error.
-    if (message.type() === "error" && !/WebSocket connection to .* failed/.test(message.text())) {
+    // The browser itself logs two things the page cannot prevent: refused
+    // WebSocket connections while the server restarts, and the API's
+    // refusals (401 from /api/me when nobody is logged in, 401/409/422/429 on
+    // the forms). The page's own code logs nothing as an error.
+    const browserNoise =
+      /WebSocket connection to .* failed/.test(message.text()) ||
+      /Failed to load resource: the server responded with a status of (401|409|422|429)/.test(message.text());
+    if (message.type() === "error" && !browserNoise) {
       errors.push(`console: ${message.text()}`);
     }
   });
 }
 
-/** Enters the room under `name` through the entry form. */
+/** The password every test account gets. */
+export const PASSWORD = "correct horse battery";
+
+/** Registers `name` through the form and lands in the room. */
 export async function enterRoom(page: Page, name: string): Promise<void> {
-  await page.locator("#name").fill(name);
-  await page.locator("#entry button[type=submit]").click();
+  await page.locator("#show-register").click();
+  await page.locator("#username").fill(name);
+  await page.locator("#password").fill(PASSWORD);
+  await page.locator("#auth-submit").click();
   await expect(page.locator("main#room")).toBeVisible();
   await expect(page.locator("#online li", { hasText: name })).toBeVisible();
+}
+
+/** Logs `name` in through the form and lands in the room. */
+export async function logIn(page: Page, name: string): Promise<void> {
+  await page.locator("#show-login").click();
+  await page.locator("#username").fill(name);
+  await page.locator("#password").fill(PASSWORD);
+  await page.locator("#auth-submit").click();
+  await expect(page.locator("main#room")).toBeVisible();
+}
+
+/** Registers `name` through the API; returns its login token (for non-browser clients). */
+export async function registerToken(server: Server, name: string): Promise<string> {
+  const response = await fetch(`${server.url}/api/register`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username: name, password: PASSWORD }),
+  });
+  expect(response.status).toBe(201);
+  return (await response.json()).token;
 }
 
 /** Types a message into the composer and sends it with Enter. */

@@ -1,10 +1,10 @@
 // Nothing said is lost: newcomers see the conversation, scrollback reaches
 // its beginning, a page that was offline catches up, and a restart keeps it.
 import { io } from "socket.io-client";
-import { test, expect, enterRoom, say } from "./fixtures";
+import { test, expect, enterRoom, registerToken, say } from "./fixtures";
 
 test("a newcomer sees the recent conversation and scrolls back to its beginning", async ({ openPage, server }) => {
-  const alice = io(server.url, { transports: ["websocket"] });
+  const alice = io(server.url, { transports: ["websocket"], auth: { token: await registerToken(server, "alice") } });
   try {
     await alice.timeout(5_000).emitWithAck("add user", "alice");
     for (let i = 1; i <= 70; i++) await alice.timeout(5_000).emitWithAck("new message", `m${i}`);

@@ -1,10 +1,19 @@
 // Keyboard-only use, screen-reader announcements, and a phone-width screen.
-import { test, expect } from "./fixtures";
+import { test, expect, enterRoom } from "./fixtures";
 
-test("enter and send with the keyboard alone", async ({ openPage }) => {
+test("register and send with the keyboard alone", async ({ openPage }) => {
   const page = await openPage();
-  await expect(page.locator("#name")).toBeFocused();
+  await expect(page.locator("#username")).toBeFocused();
+  // Back to the "Register" switch, press it, then fill the form.
+  await page.keyboard.press("Shift+Tab");
+  await expect(page.locator("#show-register")).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(page.locator("#show-register")).toHaveAttribute("aria-pressed", "true");
+  await page.keyboard.press("Tab");
+  await expect(page.locator("#username")).toBeFocused();
   await page.keyboard.type("kim");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("a long enough password");
   await page.keyboard.press("Enter");
   await expect(page.locator("main#room")).toBeVisible();
   await expect(page.locator("#message")).toBeFocused();
@@ -21,8 +30,7 @@ test("enter and send with the keyboard alone", async ({ openPage }) => {
 
 test("the room works at phone width", async ({ openPage }) => {
   const page = await openPage({ width: 375, height: 700 });
-  await page.locator("#name").fill("pat");
-  await page.locator("#name").press("Enter");
+  await enterRoom(page, "pat");
   await page.locator("#message").fill("small screen, " + "long words ".repeat(20));
   await page.locator("#message").press("Enter");
   await expect(page.locator("li.message.own")).toBeVisible();

@@ -34,7 +34,9 @@ test("two tabs of one browser under one name are one user", async ({ openPage })
   const tab2 = await tab1.context().newPage();
   await tab2.goto(new URL(tab1.url()).origin);
   await tab2.locator("body[data-hydrated]").waitFor();
-  await enterRoom(tab2, "alice");
+  // Same browser, same login cookie: straight into the room as alice.
+  await expect(tab2.locator("main#room")).toBeVisible();
+  await expect(tab2.locator("#whoami")).toHaveText("alice");
 
   await expect(bob.locator("#online-count")).toHaveText("2 people online");
   await expect(bob.locator("#online li")).toHaveText(["bob", "alice"]);
@@ -53,18 +55,20 @@ test("two tabs of one browser under one name are one user", async ({ openPage })
   await expect(bob.locator("#online-count")).toHaveText("1 person online");
 });
 
-test("a name taken by someone else online is refused with the reason", async ({ openPage }) => {
+test("a taken name is refused with the reason", async ({ openPage }) => {
   const first = await openPage();
   await enterRoom(first, "Alice");
   const second = await openPage();
-  await second.locator("#name").fill("alice");
-  await second.locator("#name").press("Enter");
-  await expect(second.locator("#entry-error")).toHaveText("“Alice” is already taken by someone online");
+  await second.locator("#show-register").click();
+  await second.locator("#username").fill("alice");
+  await second.locator("#password").fill("another password");
+  await second.locator("#password").press("Enter");
+  await expect(second.locator("#auth-error")).toHaveText("the name “alice” is taken");
   await expect(second.locator("main#room")).toHaveCount(0);
   // Too long a name is refused in the page, with the server's words.
-  await second.locator("#name").fill("x".repeat(33));
-  await second.locator("#name").press("Enter");
-  await expect(second.locator("#entry-error")).toHaveText("the name is 33 characters long; the limit is 32");
+  await second.locator("#username").fill("x".repeat(33));
+  await second.locator("#password").press("Enter");
+  await expect(second.locator("#auth-error")).toHaveText("the name is 33 characters long; the limit is 32");
   // Another name works.
   await enterRoom(second, "alice2");
   await expect(first.locator("#online-count")).toHaveText("2 people online");

@@ -1,7 +1,7 @@
 // The stream follows the newest message, unless the reader scrolled up to
 // read older ones.
 import { io } from "socket.io-client";
-import { test, expect, enterRoom, type Page } from "./fixtures";
+import { test, expect, enterRoom, registerToken, type Page } from "./fixtures";
 
 /** How far the message list is from its bottom, in pixels. */
 function gapToBottom(page: Page): Promise<number> {
@@ -11,7 +11,7 @@ function gapToBottom(page: Page): Promise<number> {
 test("the list keeps to the newest message unless the reader scrolled up", async ({ openPage, server }) => {
   const alice = await openPage({ width: 900, height: 500 });
   await enterRoom(alice, "alice");
-  const carol = io(server.url, { transports: ["websocket"] });
+  const carol = io(server.url, { transports: ["websocket"], auth: { token: await registerToken(server, "carol") } });
   try {
     await carol.timeout(5_000).emitWithAck("add user", "carol");
     for (let i = 1; i <= 40; i++) await carol.timeout(5_000).emitWithAck("new message", `message ${i}`);

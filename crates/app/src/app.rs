@@ -1,12 +1,13 @@
-//! The HTML shell and the app's one page: the entry form until the user is in
-//! the room, then the room.
+//! The HTML shell and the app's one page: the login form until the user is
+//! logged in, then the room. The server always renders the login form; the
+//! room exists only in a browser that proved its login.
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 
 use crate::chat::Chat;
 use crate::components::{
-    Composer, ConnectionStatus, EntryForm, MessageList, SidePanel, TypingIndicator,
+    Account, AuthForm, Composer, ConnectionStatus, MessageList, SidePanel, TypingIndicator,
 };
 
 /// The document around the app, rendered on the server.
@@ -37,15 +38,18 @@ pub fn App() -> impl IntoView {
     // Effects run only in the browser: the server never opens a socket.
     Effect::new(move |_| chat.start());
 
-    let in_room = move || chat.view.with(|v| v.me.is_some());
+    let logged_in = move || chat.account.with(Option::is_some);
     view! {
         <Stylesheet id="leptos" href="/pkg/chatroom.css"/>
         <Title text="Chatroom"/>
         <header class="top">
             <h1>"Chatroom"</h1>
-            <ConnectionStatus chat/>
+            <div class="status">
+                <ConnectionStatus chat/>
+                <Account chat/>
+            </div>
         </header>
-        <Show when=in_room fallback=move || view! { <EntryForm chat/> }>
+        <Show when=logged_in fallback=move || view! { <AuthForm chat/> }>
             <main id="room">
                 <section class="stream">
                     <MessageList chat/>

@@ -1,16 +1,35 @@
 //! The page's state and the actions the components call. The state is a
-//! handful of signals ([`Chat`], `Copy`, provided through context); the
-//! actions go to the Socket.IO connection in the browser (`live`) and do
-//! nothing on the server, which only renders the first view.
+//! handful of signals ([`Chat`], `Copy`, handed to every component); the
+//! actions go to the API and the Socket.IO connection in the browser
+//! (`live`) and do nothing on the server, which only renders the first view:
+//! the login form.
 
 use leptos::prelude::*;
+use protocol::Account;
 use sio_client::ConnectionState;
+
+/// Which of the two forms the user is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Log in to an existing account.
+    Login,
+    /// Create an account (and log in).
+    Register,
+}
 
 use crate::room::RoomView;
 
 /// Everything the components read, as signals.
 #[derive(Debug, Clone, Copy)]
 pub struct Chat {
+    /// Who is logged in; `None` shows the login form.
+    pub account: RwSignal<Option<Account>>,
+    /// Why the last login or registration was refused.
+    pub auth_error: RwSignal<Option<String>>,
+    /// Why the user is on the login form again ("Your session expired…").
+    pub auth_notice: RwSignal<Option<String>>,
+    /// A login or registration is on its way.
+    pub auth_busy: RwSignal<bool>,
     /// The room as this page sees it.
     pub view: RwSignal<RoomView>,
     /// The connection to the server.
@@ -20,11 +39,6 @@ pub struct Chat {
     pub connection_since: RwSignal<f64>,
     /// The page's clock, ticking once a second (ms).
     pub now: RwSignal<f64>,
-    /// The name the user asked to enter under; kept after entering, so the
-    /// page re-enters by itself after a reconnection.
-    pub wanted_name: RwSignal<Option<String>>,
-    /// Why the last attempt to enter was refused.
-    pub entry_error: RwSignal<Option<String>>,
     /// An `add user` is on its way.
     pub entering: RwSignal<bool>,
     /// A page of older history is on its way.
@@ -41,34 +55,49 @@ impl Chat {
     /// Fresh state: not in the room, connecting.
     pub fn new() -> Self {
         Self {
+            account: RwSignal::new(None),
+            auth_error: RwSignal::new(None),
+            auth_notice: RwSignal::new(None),
+            auth_busy: RwSignal::new(false),
             view: RwSignal::new(RoomView::default()),
             connection: RwSignal::new(ConnectionState::Connecting),
             connection_since: RwSignal::new(0.0),
             now: RwSignal::new(0.0),
-            wanted_name: RwSignal::new(None),
-            entry_error: RwSignal::new(None),
             entering: RwSignal::new(false),
             loading_older: RwSignal::new(false),
         }
     }
 
-    /// Opens the connection (in the browser; nothing on the server).
+    /// In the browser: finds out whether the cookie still holds a login and,
+    /// if so, goes into the room. Nothing on the server.
     pub fn start(self) {
         #[cfg(feature = "hydrate")]
-        crate::live::start(self);
+        crate::live::resume(self);
     }
 
-    /// Enters the room under `name`, now or as soon as the connection is up.
-    pub fn enter(self, name: String) {
-        match protocol::validate_username(&name) {
-            Ok(name) => {
-                self.entry_error.set(None);
-                self.wanted_name.set(Some(name.to_owned()));
-                #[cfg(feature = "hydrate")]
-                crate::live::enter(self);
-            }
-            Err(error) => self.entry_error.set(Some(error.message)),
+    /// Logs in or registers, then goes into the room; a refusal shows on the
+    /// form. Checked here first with the server's own rules and words.
+    pub fn authenticate(self, mode: AuthMode, username: String, password: String) {
+        if let Err(error) = protocol::validate_username(&username) {
+            return self.auth_error.set(Some(error.message));
         }
+        if mode == AuthMode::Register && password.chars().count() < protocol::PASSWORD_MIN_CHARS {
+            return self.auth_error.set(Some(format!(
+                "the password must have at least {} characters",
+                protocol::PASSWORD_MIN_CHARS
+            )));
+        }
+        self.auth_error.set(None);
+        #[cfg(feature = "hydrate")]
+        crate::live::authenticate(self, mode, username, password);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = password;
+    }
+
+    /// Logs out: forgets the login and leaves the room.
+    pub fn logout(self) {
+        #[cfg(feature = "hydrate")]
+        crate::live::logout(self);
     }
 
     /// Sends a message; `done` hears whether the server took it, or why not.

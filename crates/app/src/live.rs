@@ -1,6 +1,9 @@
-//! The browser's side of [`Chat`]: one Socket.IO connection per page, whose
-//! state and events feed the signals, and the actions that go out over it.
-//! Compiled only for the browser (`hydrate`).
+//! The browser's side of [`Chat`]: the account API calls, one Socket.IO
+//! connection per login, whose state and events feed the signals, and the
+//! actions that go out over it. Compiled only for the browser (`hydrate`).
+//!
+//! The login token lives in an HttpOnly cookie that this code never sees: the
+//! browser sends it with the API calls and the WebSocket handshake.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -9,12 +12,13 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::{
-    AddUser, CatchUp, ClientEvent, ConnectAuth, EventId, History, HistoryItem, NewMessage,
-    StopTyping, Typing,
+    Account, AddUser, ApiError, CatchUp, ClientEvent, ConnectAuth, Credentials, EventId, History,
+    HistoryItem, NewMessage, ServerEvent, Session, StopTyping, Typing,
 };
 use sio_client::{Client, ClientOptions, ConnectionState, Handlers, RequestError};
 
-use crate::chat::Chat;
+use crate::chat::{AuthMode, Chat};
+use crate::room::RoomView;
 use crate::room::TYPING_TIMEOUT_MS;
 
 /// A typist who has not touched the keyboard for this long has stopped (ms).
@@ -49,10 +53,92 @@ fn client() -> Option<Client> {
     CLIENT.with_borrow(Clone::clone)
 }
 
-/// Opens the page's connection and starts the clock that expires typing.
-pub fn start(chat: Chat) {
-    if client().is_some() {
-        return;
+/// At page start: the clock that expires typing, and the room at once if the
+/// cookie still holds a login.
+pub fn resume(chat: Chat) {
+    set_interval(move || tick(chat), Duration::from_secs(1));
+    spawn_local(async move {
+        match gloo_net::http::Request::get("/api/me").send().await {
+            Ok(response) if response.ok() => match response.json::<Account>().await {
+                Ok(account) => logged_in(chat, account),
+                Err(error) => leptos::logging::debug_warn!("unexpected /api/me answer: {error}"),
+            },
+            // Not logged in (401), or the server is away: the form stays.
+            Ok(_) | Err(_) => {}
+        }
+    });
+}
+
+/// Logs in or registers through the API, then goes into the room.
+pub fn authenticate(chat: Chat, mode: AuthMode, username: String, password: String) {
+    chat.auth_busy.set(true);
+    spawn_local(async move {
+        let path = match mode {
+            AuthMode::Login => "/api/login",
+            AuthMode::Register => "/api/register",
+        };
+        let result = async {
+            let response = gloo_net::http::Request::post(path)
+                .json(&Credentials { username, password })?
+                .send()
+                .await?;
+            if response.ok() {
+                Ok(Ok(response.json::<Session>().await?))
+            } else {
+                let error = response.json::<ApiError>().await.map(|e| e.error);
+                Ok(Err(error.unwrap_or_else(|_| {
+                    format!("the server answered {}", response.status())
+                })))
+            }
+        }
+        .await;
+        chat.auth_busy.set(false);
+        match result {
+            Ok(Ok(session)) => logged_in(chat, session.user),
+            Ok(Err(reason)) => chat.auth_error.set(Some(reason)),
+            Err(error) => {
+                let error: gloo_net::Error = error;
+                chat.auth_error
+                    .set(Some(format!("could not reach the server: {error}")));
+            }
+        }
+    });
+}
+
+/// Logs out: the server forgets the cookie (and disconnects this login's
+/// sockets); the page goes back to the login form.
+pub fn logout(chat: Chat) {
+    spawn_local(async move {
+        if let Err(error) = gloo_net::http::Request::post("/api/logout").send().await {
+            leptos::logging::debug_warn!("logout request failed: {error}");
+        }
+        session_over(chat, None);
+    });
+}
+
+/// Back to the login form, with why (an expired session) if there is a why.
+fn session_over(chat: Chat, notice: Option<String>) {
+    if let Some(client) = CLIENT.take() {
+        client.close();
+    }
+    TYPIST.set(None);
+    chat.account.set(None);
+    chat.view.set(RoomView::default());
+    chat.auth_notice.set(notice);
+}
+
+/// Logged in: into the room, over a new connection.
+fn logged_in(chat: Chat, account: Account) {
+    chat.auth_error.set(None);
+    chat.auth_notice.set(None);
+    chat.account.set(Some(account));
+    connect(chat);
+}
+
+/// Opens the connection for the logged-in user.
+fn connect(chat: Chat) {
+    if let Some(old) = CLIENT.take() {
+        old.close();
     }
     let client_id = client_id();
     let handlers = Handlers {
@@ -63,6 +149,10 @@ pub fn start(chat: Chat) {
         }),
         on_state: Rc::new(move |state| {
             let online = state == ConnectionState::Online;
+            let refused = match &state {
+                ConnectionState::Refused { reason } => Some(reason.clone()),
+                _ => None,
+            };
             let t = now();
             chat.connection.set(state);
             chat.connection_since.set(t);
@@ -71,16 +161,33 @@ pub fn start(chat: Chat) {
             if online {
                 // Back online: re-enter under the same name.
                 enter(chat);
+            } else if let Some(reason) = refused {
+                // Refused at the door: the login is gone ("session expired",
+                // "login required").
+                session_over(chat, Some(notice_for(&reason)));
             }
         }),
-        on_event: Rc::new(move |event| chat.view.update(|v| v.apply(event, now()))),
+        on_event: Rc::new(move |event| match event {
+            ServerEvent::SessionExpired(notice) => {
+                session_over(chat, Some(notice_for(&notice.message)))
+            }
+            event => chat.view.update(|v| v.apply(event, now())),
+        }),
     };
     let options = ClientOptions {
         url: socket_url(),
         ..ClientOptions::default()
     };
     CLIENT.set(Some(Client::connect(options, handlers)));
-    set_interval(move || tick(chat), Duration::from_secs(1));
+}
+
+/// What the login form says after a session ended on the server's word.
+fn notice_for(reason: &str) -> String {
+    if reason.starts_with("session expired") {
+        "Your session expired. Log in again.".to_owned()
+    } else {
+        format!("You were logged out ({reason}). Log in again.")
+    }
 }
 
 /// Once a second: the countdown clock, and typing that went quiet.
@@ -109,7 +216,10 @@ fn tick(chat: Chat) {
 /// is up; otherwise the next `Online` does. Back in the room after a
 /// reconnection, it fetches everything missed since the newest item shown.
 pub fn enter(chat: Chat) {
-    let (Some(client), Some(name)) = (client(), chat.wanted_name.get_untracked()) else {
+    let name = chat
+        .account
+        .with_untracked(|a| a.as_ref().map(|a| a.username.clone()));
+    let (Some(client), Some(name)) = (client(), name) else {
         return;
     };
     if client.state() != ConnectionState::Online || chat.entering.get_untracked() {
@@ -122,16 +232,16 @@ pub fn enter(chat: Chat) {
         chat.entering.set(false);
         match result {
             Ok(login) => {
-                chat.entry_error.set(None);
                 chat.view.update(|v| v.logged_in(login));
                 if let Some(after) = shown_until {
                     catch_up(&client, chat, after).await;
                 }
             }
             Err(RequestError::Refused(error)) => {
-                chat.wanted_name.set(None);
-                chat.view.update(|v| v.me = None);
-                chat.entry_error.set(Some(error.message));
+                session_over(
+                    chat,
+                    Some(format!("Could not enter the room: {}", error.message)),
+                );
             }
             // The connection dropped meanwhile: the next `Online` re-sends,
             // unless it came while this request was still waiting.
@@ -140,7 +250,7 @@ pub fn enter(chat: Chat) {
                     enter(chat);
                 }
             }
-            Err(other) => chat.entry_error.set(Some(other.to_string())),
+            Err(other) => leptos::logging::debug_warn!("could not enter the room: {other}"),
         }
     });
 }

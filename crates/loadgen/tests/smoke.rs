@@ -14,8 +14,13 @@ use server::{AppState, Config};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_clients_for_two_seconds_lose_nothing() {
     let data = tempfile::tempdir().unwrap();
-    let mut config =
-        Config::try_parse_from(["server", "--data-dir", data.path().to_str().unwrap()]).unwrap();
+    let mut config = Config::try_parse_from([
+        "server",
+        "--allow-guests",
+        "--data-dir",
+        data.path().to_str().unwrap(),
+    ])
+    .unwrap();
     config.database_url = None;
     let state = AppState::open(&config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -78,9 +78,9 @@ pub struct Config {
     pub token_ttl_secs: u64,
 
     /// Let connections without a login enter with `add user` under a name no
-    /// account owns, as clients of the canonical Socket.IO chat demo do.
-    /// `--allow-guests false` closes the room to them.
-    #[arg(long, env = "CHATROOM_ALLOW_GUESTS", default_value_t = true, action = clap::ArgAction::Set)]
+    /// account owns, as clients of the canonical Socket.IO chat demo do. Off
+    /// by default: they are refused with "login required".
+    #[arg(long, env = "CHATROOM_ALLOW_GUESTS")]
     pub allow_guests: bool,
 
     /// What to log, in tracing's filter syntax (`info`, `server=debug,info`, …).
@@ -160,5 +160,9 @@ mod tests {
         assert_eq!(config.output_name, "chatroom");
         assert_eq!(config.data_dir, PathBuf::from("data"));
         assert_eq!((config.retention_days, config.retention_max_items), (0, 0));
+        assert!(
+            !config.allow_guests,
+            "the room is closed to guests by default"
+        );
     }
 }

@@ -2,14 +2,14 @@
 //! prop, renders from its signals, and calls its actions. Everything a user
 //! typed is rendered as text nodes, never as HTML.
 
+mod auth;
 mod composer;
-mod entry;
 mod messages;
 mod side_panel;
 mod status;
 
+pub use auth::{Account, AuthForm};
 pub use composer::Composer;
-pub use entry::EntryForm;
 pub use messages::{MessageList, TypingIndicator};
 pub use side_panel::SidePanel;
 pub use status::ConnectionStatus;

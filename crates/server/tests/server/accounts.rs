@@ -40,7 +40,7 @@ async fn error_of(response: reqwest::Response) -> (StatusCode, String) {
 }
 
 async fn closed_app() -> TestApp {
-    spawn_app_with(&["--allow-guests", "false"]).await
+    spawn_app_with(&[]).await
 }
 
 #[tokio::test]
@@ -272,7 +272,7 @@ async fn sockets_need_a_valid_token_when_guests_are_not_allowed() {
 
 #[tokio::test]
 async fn an_expired_token_is_refused_and_a_connected_socket_is_cut_at_expiry() {
-    let app = spawn_app_with(&["--allow-guests", "false", "--token-ttl-secs", "2"]).await;
+    let app = spawn_app_with(&["--token-ttl-secs", "2"]).await;
     let session = register(&app, "alice").await;
     let mut alice =
         NativeClient::connect(&app.url(), Some(json!({ "token": session.token.clone() })))
@@ -321,7 +321,7 @@ async fn logout_disconnects_that_sessions_sockets() {
 
 #[tokio::test]
 async fn guests_cannot_take_a_registered_name() {
-    let app = spawn_app_with(&["--allow-guests", "true"]).await;
+    let app = spawn_app_with(&["--allow-guests"]).await;
     register(&app, "alice").await;
     let mut guest = app.client().await;
     let Ack::Err(error) = guest.request(&AddUser("Alice".into())).await.unwrap() else {

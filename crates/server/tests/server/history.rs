@@ -115,7 +115,7 @@ async fn history_survives_a_restart() {
     drop(alice);
     app.shutdown().await.unwrap();
 
-    let app = spawn_app_on(data, &[]).await;
+    let app = spawn_app_on(data, &["--allow-guests"]).await;
     let (mut bob, login) = app.join("bob").await;
     assert!(
         login
@@ -166,7 +166,7 @@ struct ServerProcess {
 impl ServerProcess {
     async fn start(data: &std::path::Path, site: &std::path::Path) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-            .args(["--addr", "127.0.0.1:0", "--data-dir"])
+            .args(["--addr", "127.0.0.1:0", "--allow-guests", "--data-dir"])
             .arg(data)
             .arg("--site-root")
             .arg(site)

@@ -3,17 +3,19 @@
 use crate::support::spawn_app;
 
 #[tokio::test]
-async fn the_page_is_rendered_on_the_server_with_the_entry_form() {
+async fn the_page_is_rendered_on_the_server_with_the_login_form() {
     let app = spawn_app().await;
     let response = reqwest::get(app.url()).await.unwrap();
     assert_eq!(response.status(), 200);
     let html = response.text().await.unwrap();
     assert!(html.contains("<title>Chatroom</title>"), "{html}");
-    assert!(html.contains(r#"<form id="entry""#), "{html}");
+    // Without a login the server renders the login form, never the room.
+    assert!(html.contains(r#"<form id="auth""#), "{html}");
     assert!(
-        html.contains(r#"<label for="name">Your name</label>"#),
+        html.contains(r#"<label for="password">Password</label>"#),
         "{html}"
     );
+    assert!(!html.contains(r#"id="room""#), "{html}");
     assert!(
         html.contains("/pkg/chatroom.js"),
         "the hydration script: {html}"

@@ -200,5 +200,5 @@ async fn an_oversized_frame_closes_only_that_connection() {
 
 /// A server whose transport refuses payloads over 4 KiB.
 async fn spawn_app_small() -> crate::support::TestApp {
-    crate::support::spawn_app_with(&["--max-payload", "4096"]).await
+    crate::support::spawn_app_with(&["--allow-guests", "--max-payload", "4096"]).await
 }

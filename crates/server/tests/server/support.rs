@@ -66,9 +66,10 @@ impl Drop for TestApp {
     }
 }
 
-/// Starts a server on a free port with its own, empty room and store.
+/// Starts a server on a free port with its own, empty room and store, open
+/// to guests (the chat protocol's tests connect as the demo's clients do).
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(&[]).await
+    spawn_app_with(&["--allow-guests"]).await
 }
 
 /// Starts a server with extra command-line flags.
