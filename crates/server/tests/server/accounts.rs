@@ -334,3 +334,29 @@ async fn guests_cannot_take_a_registered_name() {
     );
     enter(&mut guest, "guest1").await;
 }
+
+#[tokio::test]
+async fn a_token_for_a_deleted_account_is_refused() {
+    let app = closed_app().await;
+    let session = register(&app, "alice").await;
+    // Delete the account behind the server's back, as an operator would.
+    let db = app.data.path().join("chatroom.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(session.user.id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    match NativeClient::connect(&app.url(), Some(json!({ "token": session.token }))).await {
+        Err(NativeError::ConnectError(reason)) => {
+            assert_eq!(reason, "login required: the account no longer exists");
+        }
+        other => panic!(
+            "expected a refusal, got {:?}",
+            other.map(|c| c.sid().to_owned())
+        ),
+    }
+}
