@@ -39,6 +39,13 @@ async fn error_of(response: reqwest::Response) -> (StatusCode, String) {
     )
 }
 
+fn set_cookie(response: &reqwest::Response) -> String {
+    response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
 async fn closed_app() -> TestApp {
     spawn_app_with(&[]).await
 }
@@ -53,10 +60,7 @@ async fn register_sets_an_http_only_cookie_and_names_are_unique() {
     )
     .await;
     assert_eq!(response.status(), StatusCode::CREATED);
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let cookie = set_cookie(&response);
     assert!(cookie.starts_with("chatroom_token="), "{cookie}");
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
@@ -113,10 +117,7 @@ async fn login_me_and_logout() {
     )
     .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let cookie = set_cookie(&response);
     let session: Session = response.json().await.unwrap();
     let client = reqwest::Client::new();
     let me = |header: (&'static str, String)| {
