@@ -39,6 +39,24 @@ async fn error_of(response: reqwest::Response) -> (StatusCode, String) {
     )
 }
 
+async fn login(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
+    post(
+        app,
+        "/api/login",
+        json!({ "username": username, "password": password }),
+    )
+    .await
+}
+
+/// Connects with `auth` and returns the server's `connect_error` reason.
+async fn refusal(app: &TestApp, auth: Option<Value>) -> String {
+    match NativeClient::connect(&app.url(), auth).await {
+        Err(NativeError::ConnectError(reason)) => reason,
+        Err(other) => panic!("expected connect_error, got {other}"),
+        Ok(client) => panic!("should have been refused, got socket {}", client.sid()),
+    }
+}
+
 fn set_cookie(response: &reqwest::Response) -> String {
     response.headers()["set-cookie"]
         .to_str()
@@ -110,12 +128,7 @@ async fn register_sets_an_http_only_cookie_and_names_are_unique() {
 async fn login_me_and_logout() {
     let app = closed_app().await;
     register(&app, "alice").await;
-    let response = post(
-        &app,
-        "/api/login",
-        json!({ "username": "ALICE", "password": "correct horse" }),
-    )
-    .await;
+    let response = login(&app, "ALICE", "correct horse").await;
     assert_eq!(response.status(), StatusCode::OK);
     let cookie = set_cookie(&response);
     let session: Session = response.json().await.unwrap();
@@ -177,18 +190,8 @@ async fn login_me_and_logout() {
 async fn wrong_names_and_passwords_look_alike_and_are_throttled() {
     let app = closed_app().await;
     register(&app, "alice").await;
-    let wrong_password = post(
-        &app,
-        "/api/login",
-        json!({ "username": "alice", "password": "wrong horse" }),
-    )
-    .await;
-    let unknown_user = post(
-        &app,
-        "/api/login",
-        json!({ "username": "nobody", "password": "wrong horse" }),
-    )
-    .await;
+    let wrong_password = login(&app, "alice", "wrong horse").await;
+    let unknown_user = login(&app, "nobody", "wrong horse").await;
     let a = error_of(wrong_password).await;
     assert_eq!(
         a,
@@ -199,21 +202,11 @@ async fn wrong_names_and_passwords_look_alike_and_are_throttled() {
     );
     assert_eq!(error_of(unknown_user).await, a);
     for _ in 0..3 {
-        post(
-            &app,
-            "/api/login",
-            json!({ "username": "alice", "password": "wrong horse" }),
-        )
-        .await;
+        login(&app, "alice", "wrong horse").await;
     }
     // Five failures for alice this minute (and six from this address): even
     // the right password now waits.
-    let throttled = post(
-        &app,
-        "/api/login",
-        json!({ "username": "alice", "password": "correct horse" }),
-    )
-    .await;
+    let throttled = login(&app, "alice", "correct horse").await;
     assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry: u64 = throttled.headers()["retry-after"]
         .to_str()
@@ -231,16 +224,7 @@ async fn wrong_names_and_passwords_look_alike_and_are_throttled() {
 #[tokio::test]
 async fn sockets_need_a_valid_token_when_guests_are_not_allowed() {
     let app = closed_app().await;
-    let refused = |auth: Option<Value>| {
-        let url = app.url();
-        async move {
-            match NativeClient::connect(&url, auth).await {
-                Err(NativeError::ConnectError(reason)) => reason,
-                Err(other) => panic!("expected connect_error, got {other}"),
-                Ok(_) => panic!("should have been refused"),
-            }
-        }
-    };
+    let refused = |auth: Option<Value>| refusal(&app, auth);
     assert_eq!(refused(None).await, "login required");
     assert_eq!(
         refused(Some(json!({ "token": "forged.token.here" }))).await,
@@ -289,13 +273,10 @@ async fn an_expired_token_is_refused_and_a_connected_socket_is_cut_at_expiry() {
         alice.next_raw(WAIT).await,
         Err(NativeError::Closed)
     ));
-    match NativeClient::connect(&app.url(), Some(json!({ "token": session.token }))).await {
-        Err(NativeError::ConnectError(reason)) => assert_eq!(reason, "session expired"),
-        other => panic!(
-            "expected session expired, got {:?}",
-            other.map(|c| c.sid().to_owned())
-        ),
-    }
+    assert_eq!(
+        refusal(&app, Some(json!({ "token": session.token }))).await,
+        "session expired"
+    );
 }
 
 #[tokio::test]
@@ -351,13 +332,8 @@ async fn a_token_for_a_deleted_account_is_refused() {
         .await
         .unwrap();
     pool.close().await;
-    match NativeClient::connect(&app.url(), Some(json!({ "token": session.token }))).await {
-        Err(NativeError::ConnectError(reason)) => {
-            assert_eq!(reason, "login required: the account no longer exists");
-        }
-        other => panic!(
-            "expected a refusal, got {:?}",
-            other.map(|c| c.sid().to_owned())
-        ),
-    }
+    assert_eq!(
+        refusal(&app, Some(json!({ "token": session.token }))).await,
+        "login required: the account no longer exists"
+    );
 }
