@@ -1,24 +1,26 @@
 // Nobody is in the room without logging in: register, log in, reload and
 // stay, log out and be out, and an expired session back at the form.
-import { test as base, expect, enterRoom, logIn, say, Server, watchErrors } from "./fixtures";
+import {
+  test as base,
+  expect,
+  enterRoom,
+  gotoHydrated,
+  logIn,
+  say,
+  serverFixture,
+  watchErrors,
+  type Server,
+} from "./fixtures";
 
-const test = base.extend<{ shortServer: Server }>({
-  // Logins last three seconds here.
-  shortServer: async ({}, use) => {
-    const server = new Server(["--token-ttl-secs", "3"]);
-    await server.start();
-    await use(server);
-    await server.remove();
-  },
-});
+// Logins last three seconds here.
+const test = base.extend<{ shortServer: Server }>({ shortServer: serverFixture(["--token-ttl-secs", "3"]) });
 
 
 test("the room is closed before login, even by URL", async ({ openPage }) => {
   const page = await openPage();
   await expect(page.locator("form#auth")).toBeVisible();
   await expect(page.locator("main#room")).toHaveCount(0);
-  await page.goto(page.url() + "?room");
-  await page.locator("body[data-hydrated]").waitFor();
+  await gotoHydrated(page, page.url() + "?room");
   await expect(page.locator("form#auth")).toBeVisible();
   await expect(page.locator("main#room")).toHaveCount(0);
   // A wrong password is refused with the server's words.
@@ -60,8 +62,7 @@ test("an expired session lands on the login form", async ({ browser, shortServer
   const page = await context.newPage();
   const errors: string[] = [];
   watchErrors(page, errors);
-  await page.goto(shortServer.url);
-  await page.locator("body[data-hydrated]").waitFor();
+  await gotoHydrated(page, shortServer.url);
   await enterRoom(page, "alice");
   await expect(page.locator("form#auth")).toBeVisible({ timeout: 15_000 });
   await expect(page.locator("#auth-notice")).toHaveText("Your session expired. Log in again.");

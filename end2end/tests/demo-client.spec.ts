@@ -1,17 +1,10 @@
 // The official socket.io-client, used exactly as the canonical chat demo
 // uses it: no browser, no extras.
 import { io, type Socket } from "socket.io-client";
-import { test as base, expect, Server, registerToken } from "./fixtures";
+import { test as base, expect, registerToken, serverFixture, type Server } from "./fixtures";
 
 // A server open to guests, as the demo's clients expect (`--allow-guests`).
-const test = base.extend<{ guestServer: Server }>({
-  guestServer: async ({}, use) => {
-    const server = new Server(["--allow-guests"]);
-    await server.start();
-    await use(server);
-    await server.remove();
-  },
-});
+const test = base.extend<{ guestServer: Server }>({ guestServer: serverFixture(["--allow-guests"]) });
 
 /** Resolves with the next `event` on `socket`. */
 function next<T = any>(socket: Socket, event: string): Promise<T> {

@@ -1,6 +1,6 @@
 // Who is online: joins and leaves reach everyone, tabs of one browser are one
 // user, and a taken name is refused with the server's reason.
-import { test, expect, enterRoom } from "./fixtures";
+import { test, expect, enterRoom, gotoHydrated } from "./fixtures";
 
 test("a third user sees the others join and one leave", async ({ openPage }) => {
   const carol = await openPage();
@@ -32,8 +32,7 @@ test("two tabs of one browser under one name are one user", async ({ openPage })
   await enterRoom(tab1, "alice");
   // A second page in the same context shares local storage: same browser.
   const tab2 = await tab1.context().newPage();
-  await tab2.goto(new URL(tab1.url()).origin);
-  await tab2.locator("body[data-hydrated]").waitFor();
+  await gotoHydrated(tab2, tab1.url());
   // Same browser, same login cookie: straight into the room as alice.
   await expect(tab2.locator("main#room")).toBeVisible();
   await expect(tab2.locator("#whoami")).toHaveText("alice");
