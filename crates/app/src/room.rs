@@ -69,8 +69,8 @@ impl RoomView {
                 }
             }
             ServerEvent::StopTyping(t) => self.stop_typing(&t.username),
-            // The page's session handling deals with it, not the room.
-            ServerEvent::SessionExpired(_) => {}
+            // The page's connection handling deals with these, not the room.
+            ServerEvent::SessionExpired(_) | ServerEvent::TooSlow(_) => {}
         }
     }
 

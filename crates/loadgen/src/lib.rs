@@ -4,27 +4,60 @@
 //! receives: deliveries, loss, and the latency of each delivery (the send
 //! time travels in the message).
 //!
-//! It is bounded (a fixed number of clients, a fixed duration plus a drain
-//! period) and only ever targets loopback addresses.
+//! [`run`] does that once for a [`Scenario`]; [`Crowd`] is the same crowd
+//! driven phase by phase (the benchmark's rising rates). Both are bounded (a
+//! fixed number of clients, fixed durations) and only ever target loopback
+//! addresses.
+
+pub mod crowd;
+pub mod process;
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures::future::join_all;
-use protocol::{AddUser, NewMessage, event};
 use serde::Serialize;
-use sio_client::native::{NativeClient, NativeError};
 
-/// Messages the generator sends start with this, so they can be told apart.
-const TAG: &str = "lg";
+pub use crowd::{Crowd, Entry, Phase};
+
+/// Who a client is: a guest name (servers without logins), or a login
+/// token for the handshake's `auth` and the name it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    Guest(String),
+    Token { name: String, token: String },
+}
+
+impl Identity {
+    /// `count` guests named `prefix-0`, `prefix-1`, ….
+    pub fn guests(prefix: &str, count: usize) -> Vec<Self> {
+        (0..count)
+            .map(|i| Self::Guest(format!("{prefix}-{i}")))
+            .collect()
+    }
+
+    /// Identities from a tokens file: one `name<TAB>token` per line (what
+    /// the server's `seed_users` example writes).
+    pub fn from_tokens(text: &str) -> Result<Vec<Self>, LoadgenError> {
+        text.lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| match line.split_once('\t') {
+                Some((name, token)) if !name.is_empty() && !token.is_empty() => Ok(Self::Token {
+                    name: name.to_owned(),
+                    token: token.trim().to_owned(),
+                }),
+                _ => Err(LoadgenError::BadTokens(line.chars().take(40).collect())),
+            })
+            .collect()
+    }
+}
 
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Scenario {
     /// The server, `http://127.0.0.1:PORT` (loopback only).
     pub url: String,
-    /// How many connections enter the room.
-    pub clients: usize,
+    /// Who connects: one client per identity, all entering the room.
+    pub identities: Vec<Identity>,
     /// How many of them send.
     pub senders: usize,
     /// Messages per second, all senders together.
@@ -33,8 +66,6 @@ pub struct Scenario {
     pub duration: Duration,
     /// How long to keep listening after the last send.
     pub drain: Duration,
-    /// The handshake's `auth` payload for every connection, if any.
-    pub auth: Option<serde_json::Value>,
 }
 
 /// Why a run could not happen.
@@ -51,6 +82,9 @@ pub enum LoadgenError {
     /// The scenario makes no sense.
     #[error("bad scenario: {0}")]
     BadScenario(&'static str),
+    /// A tokens file line is not `name<TAB>token`.
+    #[error("bad tokens line (expected name<TAB>token): {0:?}")]
+    BadTokens(String),
 }
 
 /// Latency percentiles, in milliseconds.
@@ -62,61 +96,59 @@ pub struct Latency {
     pub max: f64,
 }
 
-/// What a run measured.
+/// What a run measured: the entry, then the sending.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub clients: usize,
-    pub senders: usize,
-    pub target_rate: f64,
-    pub duration_s: f64,
-    /// Time for every client to connect and enter the room, in ms.
-    pub connect_ms: f64,
-    /// Clients that could not connect or enter.
-    pub connect_errors: usize,
-    /// Messages sent.
-    pub sent: u64,
-    /// Deliveries expected: every message to every client but its sender.
-    pub expected: u64,
-    /// Deliveries received.
-    pub received: u64,
-    /// Deliveries that never came.
-    pub lost: u64,
-    /// Deliveries per second over the sending time.
-    pub deliveries_per_s: f64,
-    pub latency_ms: Latency,
-    /// Connections the server closed during the run.
-    pub dropped_connections: usize,
+    pub entry: Entry,
+    #[serde(flatten)]
+    pub phase: Phase,
+}
+
+impl Report {
+    /// Anything lost, refused or dropped.
+    pub fn failed(&self) -> bool {
+        self.phase.lost > 0 || self.entry.errors > 0 || self.phase.dropped > 0
+    }
 }
 
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let l = &self.latency_ms;
+        let (e, p) = (&self.entry, &self.phase);
+        let l = &p.latency_ms;
+        let all_in = e
+            .all_in_ms
+            .map_or_else(|| "-".to_owned(), |ms| format!("{ms:.0} ms"));
         writeln!(
             f,
-            "| clients | senders | rate/s | entered in | sent | deliveries | expected | lost | deliveries/s | p50 ms | p90 ms | p99 ms | max ms | errors |"
+            "| clients | senders | rate/s | all in after | sent | deliveries | expected | lost | deliveries/s | p50 ms | p90 ms | p99 ms | max ms | errors | dropped |"
         )?;
         writeln!(
             f,
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
         )?;
         write!(
             f,
-            "| {} | {} | {:.0} | {:.0} ms | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
+            "| {} | {} | {:.0} | {all_in} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} |",
             self.clients,
-            self.senders,
-            self.target_rate,
-            self.connect_ms,
-            self.sent,
-            self.received,
-            self.expected,
-            self.lost,
-            self.deliveries_per_s,
+            p.senders,
+            p.target_rate,
+            p.sent,
+            p.received,
+            p.expected,
+            p.lost,
+            p.deliveries_per_s,
             l.p50,
             l.p90,
             l.p99,
             l.max,
-            self.connect_errors + self.dropped_connections
-        )
+            e.errors,
+            p.dropped,
+        )?;
+        for why in &e.error_samples {
+            write!(f, "\nerror: {why}")?;
+        }
+        Ok(())
     }
 }
 
@@ -138,18 +170,11 @@ pub fn check_loopback(url: &str) -> Result<(), LoadgenError> {
     }
 }
 
-/// What one client saw.
-#[derive(Debug, Default)]
-struct ClientResult {
-    sent: u64,
-    latencies_us: Vec<u64>,
-    dropped: bool,
-}
-
-/// Runs a scenario and reports what it measured.
+/// Runs a scenario: everyone enters at once, then the senders send.
 pub async fn run(scenario: &Scenario) -> Result<Report, LoadgenError> {
     check_loopback(&scenario.url)?;
-    if scenario.clients < 2 || scenario.senders == 0 || scenario.senders > scenario.clients {
+    let clients = scenario.identities.len();
+    if clients < 2 || scenario.senders == 0 || scenario.senders > clients {
         return Err(LoadgenError::BadScenario(
             "need at least 2 clients and 1..=clients senders",
         ));
@@ -157,131 +182,32 @@ pub async fn run(scenario: &Scenario) -> Result<Report, LoadgenError> {
     if !scenario.rate.is_finite() || scenario.rate <= 0.0 {
         return Err(LoadgenError::BadScenario("the rate must be positive"));
     }
-    let clock = Instant::now();
-    let run_id = std::process::id();
-
-    // Everyone enters at once.
-    let entering = Instant::now();
-    let entered = join_all((0..scenario.clients).map(|i| {
-        let (url, auth) = (scenario.url.clone(), scenario.auth.clone());
-        async move {
-            let client = NativeClient::connect(&url, auth).await?;
-            match client.request(&AddUser(format!("lg{run_id}-{i}"))).await? {
-                protocol::Ack::Ok(_) => Ok(client),
-                protocol::Ack::Err(error) => Err(NativeError::Decode(error.message)),
-            }
-        }
-    }))
+    let entry_timeout = Duration::from_secs(120);
+    let (mut crowd, entry) = Crowd::connect(
+        &scenario.url,
+        scenario.identities.clone(),
+        true,
+        entry_timeout,
+    )
     .await;
-    let connect_ms = entering.elapsed().as_secs_f64() * 1e3;
-    let connect_errors = entered.iter().filter(|c| c.is_err()).count();
-    let clients: Vec<NativeClient> = entered.into_iter().filter_map(Result::ok).collect();
-    let senders = scenario.senders.min(clients.len());
-
-    // Each sender sends on its own ticker; every client listens until the
-    // drain period after the last send is over.
-    let start = Instant::now();
-    let stop_sending = start + scenario.duration;
-    let stop_listening = stop_sending + scenario.drain;
-    let period = Duration::from_secs_f64(senders as f64 / scenario.rate);
-    let tasks = clients.into_iter().enumerate().map(|(i, client)| {
-        let sends = i < senders;
-        tokio::spawn(listen_and_send(
-            client,
-            sends,
-            period,
-            clock,
-            stop_sending,
-            stop_listening,
-        ))
-    });
-    let results: Vec<ClientResult> = join_all(tasks)
-        .await
-        .into_iter()
-        .map(Result::unwrap_or_default)
-        .collect();
-
-    let receivers = results.len().saturating_sub(1) as u64;
-    let sent: u64 = results.iter().map(|r| r.sent).sum();
-    let expected = sent * receivers;
-    let mut latencies: Vec<u64> = results
-        .iter()
-        .flat_map(|r| r.latencies_us.iter().copied())
-        .collect();
-    let received = latencies.len() as u64;
-    latencies.sort_unstable();
+    let phase = crowd
+        .send(
+            scenario.senders,
+            scenario.rate,
+            scenario.duration,
+            scenario.drain,
+        )
+        .await;
+    crowd.close().await;
     Ok(Report {
-        clients: scenario.clients,
-        senders,
-        target_rate: scenario.rate,
-        duration_s: scenario.duration.as_secs_f64(),
-        connect_ms,
-        connect_errors,
-        sent,
-        expected,
-        received,
-        lost: expected.saturating_sub(received),
-        deliveries_per_s: received as f64 / scenario.duration.as_secs_f64(),
-        latency_ms: percentiles(&latencies),
-        dropped_connections: results.iter().filter(|r| r.dropped).count(),
+        clients,
+        entry,
+        phase,
     })
 }
 
-async fn listen_and_send(
-    mut client: NativeClient,
-    sends: bool,
-    period: Duration,
-    clock: Instant,
-    stop_sending: Instant,
-    stop_listening: Instant,
-) -> ClientResult {
-    let mut result = ClientResult::default();
-    let mut ticker = tokio::time::interval(period);
-    loop {
-        let now = Instant::now();
-        if now >= stop_listening {
-            break;
-        }
-        let sending = sends && now < stop_sending;
-        tokio::select! {
-            _ = ticker.tick(), if sending => {
-                let sent_us = clock.elapsed().as_micros();
-                let text = format!("{TAG} {sent_us} {}", result.sent);
-                if client.emit(&NewMessage(text)).await.is_err() {
-                    result.dropped = true;
-                    break;
-                }
-                result.sent += 1;
-            }
-            received = client.next_raw(stop_listening - now) => match received {
-                Ok((name, data)) if name == event::NEW_MESSAGE => {
-                    let sent_us = data
-                        .get("message")
-                        .and_then(serde_json::Value::as_str)
-                        .and_then(|m| m.strip_prefix(TAG))
-                        .and_then(|m| m.split_whitespace().next())
-                        .and_then(|t| t.parse::<u128>().ok());
-                    if let Some(sent_us) = sent_us {
-                        let latency = clock.elapsed().as_micros().saturating_sub(sent_us);
-                        result.latencies_us.push(u64::try_from(latency).unwrap_or(u64::MAX));
-                    }
-                }
-                Ok(_) => {}
-                Err(NativeError::Timeout) => break,
-                Err(_) => {
-                    result.dropped = true;
-                    break;
-                }
-            }
-        }
-    }
-    // Leave politely; the run is over either way.
-    let _ = client.close().await;
-    result
-}
-
 /// p50/p90/p99/max of sorted microsecond latencies, in milliseconds.
-fn percentiles(sorted_us: &[u64]) -> Latency {
+fn percentiles(sorted_us: &[u32]) -> Latency {
     let at = |q: f64| {
         if sorted_us.is_empty() {
             return 0.0;
@@ -330,9 +256,31 @@ mod tests {
 
     #[test]
     fn percentiles_of_a_known_set() {
-        let us: Vec<u64> = (1..=100).map(|ms| ms * 1_000).collect();
+        let us: Vec<u32> = (1..=100).map(|ms| ms * 1_000).collect();
         let l = percentiles(&us);
         assert_eq!((l.p50, l.p90, l.p99, l.max), (51.0, 90.0, 99.0, 100.0));
         assert_eq!(percentiles(&[]), Latency::default());
+    }
+
+    #[test]
+    fn tokens_files_are_name_tab_token() {
+        let ids = Identity::from_tokens("ann\tt1\n\nbob\tt2\n").unwrap();
+        assert_eq!(
+            ids,
+            [
+                Identity::Token {
+                    name: "ann".into(),
+                    token: "t1".into()
+                },
+                Identity::Token {
+                    name: "bob".into(),
+                    token: "t2".into()
+                },
+            ]
+        );
+        assert!(matches!(
+            Identity::from_tokens("no tab here"),
+            Err(LoadgenError::BadTokens(_))
+        ));
     }
 }

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use clap::Parser;
-use loadgen::{Scenario, run};
+use loadgen::{Identity, Scenario, run};
 use server::{AppState, Config};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,26 +32,27 @@ async fn fifty_clients_for_two_seconds_lose_nothing() {
 
     let report = run(&Scenario {
         url,
-        clients: 50,
+        identities: Identity::guests("smoke", 50),
         senders: 5,
         rate: 50.0,
         duration: Duration::from_secs(2),
         drain: Duration::from_secs(2),
-        auth: None,
     })
     .await
     .unwrap();
     println!("{report}");
-    assert_eq!(report.connect_errors, 0);
-    assert_eq!(report.dropped_connections, 0);
+    assert_eq!(report.entry.errors, 0);
+    assert_eq!(report.entry.connected, 50);
     assert!(
-        report.sent >= 90,
-        "about 100 messages sent: {}",
-        report.sent
+        report.entry.all_in_ms.is_some(),
+        "everyone heard everyone enter"
     );
-    assert_eq!(report.expected, report.sent * 49);
-    assert_eq!(report.received, report.expected, "nothing lost");
-    assert!(report.latency_ms.max > 0.0);
+    let phase = &report.phase;
+    assert_eq!(phase.dropped, 0);
+    assert!(phase.sent >= 90, "about 100 messages sent: {}", phase.sent);
+    assert_eq!(phase.expected, phase.sent * 49);
+    assert_eq!(phase.received, phase.expected, "nothing lost");
+    assert!(phase.latency_ms.max > 0.0);
 
     let _ = stop.send(());
     server.await.unwrap().unwrap();
@@ -61,12 +62,11 @@ async fn fifty_clients_for_two_seconds_lose_nothing() {
 async fn it_refuses_to_leave_this_machine() {
     let scenario = Scenario {
         url: "http://10.1.2.3:3000".into(),
-        clients: 2,
+        identities: Identity::guests("far", 2),
         senders: 1,
         rate: 1.0,
         duration: Duration::from_millis(10),
         drain: Duration::from_millis(10),
-        auth: None,
     };
     assert!(matches!(
         run(&scenario).await,

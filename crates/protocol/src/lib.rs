@@ -47,6 +47,9 @@ pub mod event {
     pub const USER_LEFT: &str = "user left";
     /// Server → one connection: its login ran out; it is disconnected next.
     pub const SESSION_EXPIRED: &str = "session expired";
+    /// Server → one connection: it fell too far behind to be sent the room's
+    /// events; it is disconnected next, and catches up when it reconnects.
+    pub const TOO_SLOW: &str = "too slow";
     /// Client → server: the page of history before an id (scrollback).
     pub const HISTORY: &str = "history";
     /// Client → server: everything after an id (catching up after a
@@ -309,6 +312,8 @@ pub enum ServerEvent {
     StopTyping(UserTyping),
     /// `session expired`, to a connection whose login ran out.
     SessionExpired(Notice),
+    /// `too slow`, to a connection whose send queue overflowed.
+    TooSlow(Notice),
 }
 
 /// A message from the server to one connection, for people.
@@ -354,6 +359,7 @@ impl ServerEvent {
             Self::Typing(_) => event::TYPING,
             Self::StopTyping(_) => event::STOP_TYPING,
             Self::SessionExpired(_) => event::SESSION_EXPIRED,
+            Self::TooSlow(_) => event::TOO_SLOW,
         }
     }
 
@@ -376,6 +382,7 @@ impl ServerEvent {
             event::TYPING => Self::Typing(payload(event::TYPING, data)?),
             event::STOP_TYPING => Self::StopTyping(payload(event::STOP_TYPING, data)?),
             event::SESSION_EXPIRED => Self::SessionExpired(payload(event::SESSION_EXPIRED, data)?),
+            event::TOO_SLOW => Self::TooSlow(payload(event::TOO_SLOW, data)?),
             other => return Err(DecodeError::UnknownEvent(other.to_owned())),
         })
     }

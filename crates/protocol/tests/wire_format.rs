@@ -202,6 +202,13 @@ fn server_events() {
             "session expired",
             json!({ "message": "session expired" }),
         ),
+        (
+            ServerEvent::TooSlow(Notice {
+                message: "too slow".into(),
+            }),
+            "too slow",
+            json!({ "message": "too slow" }),
+        ),
     ];
     for (event, name, json) in cases {
         assert_eq!(event.name(), name);

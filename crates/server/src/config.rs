@@ -46,6 +46,13 @@ pub struct Config {
     #[arg(long, env = "CHATROOM_MAX_PAYLOAD", default_value_t = 64 * 1024)]
     pub max_payload: u64,
 
+    /// How many packets may wait in one connection's send queue. A client
+    /// that falls further behind (a stalled tab, a congested link) is told
+    /// `too slow` and disconnected, and catches up from the history when it
+    /// reconnects; nothing is skipped silently. Queues grow only as needed.
+    #[arg(long, env = "CHATROOM_SEND_QUEUE", default_value_t = 1024)]
+    pub send_queue: usize,
+
     /// Where the server keeps its data: the SQLite database `chatroom.db`
     /// (created on first start, with the folder) unless `--database-url` says
     /// otherwise.

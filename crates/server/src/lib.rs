@@ -46,8 +46,27 @@ pub fn app(mut state: AppState) -> (Router, SocketIo) {
             app::shell,
         ))
         .layer(socket_layer)
+        .layer(axum::middleware::map_request(chat::detach_handshake))
         .with_state(state);
     (router, io)
+}
+
+/// Connections the kernel may hold for the server to accept. Browsers
+/// reconnecting after a restart arrive all at once; with the usual 1,024 (or
+/// Node's 511) the queue overflows, and every connection it drops waits a
+/// second for its SYN to be retransmitted. (The kernel caps this at
+/// `net.core.somaxconn`.)
+pub const LISTEN_BACKLOG: u32 = 8192;
+
+/// Binds `addr` with a listen queue of [`LISTEN_BACKLOG`].
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Serves the app on `listener` until `shutdown` completes, then disconnects

@@ -18,9 +18,7 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(ansi)
         .init();
 
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .with_context(|| format!("binding {}", config.addr))?;
+    let listener = server::bind(config.addr).with_context(|| format!("binding {}", config.addr))?;
     let state = AppState::open(&config).await.context("opening the store")?;
     tracing::info!(database = state.store.kind(), "store ready");
     server::run(listener, state, server::shutdown_signal()).await

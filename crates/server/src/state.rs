@@ -48,6 +48,8 @@ pub struct AppState {
     pub io: Option<SocketIo>,
     /// Largest Engine.IO payload a client may send, in bytes.
     pub max_payload: u64,
+    /// Packets one connection's send queue holds (see [`Config::send_queue`]).
+    pub send_queue: usize,
 }
 
 impl AppState {
@@ -77,6 +79,7 @@ impl AppState {
             allow_guests: config.allow_guests,
             io: None,
             max_payload: config.max_payload,
+            send_queue: config.send_queue.max(16),
         })
     }
 }

@@ -15,8 +15,8 @@ use serde::Serialize;
 use socketioxide::extract::{AckSender, Event, MaybeExtension, SocketRef, State, TryData};
 use socketioxide::socket::DisconnectReason;
 
-use super::{ExpiryTimer, Identity, ROOM, Room};
-use crate::store::{NewItem, Store, StoreError};
+use super::{ExpiryTimer, Identity, Room};
+use crate::store::{NewItem, Publish, Store, StoreError};
 
 /// `add user`: enter the room under a name.
 pub async fn add_user(
@@ -38,12 +38,15 @@ pub async fn add_user(
         Ok(entered) => entered,
         Err(error) => return refuse(&s, ack, "add user", error),
     };
+    // It hears the room from now on; the login below says who is online
+    // and what was said up to now.
+    room.listen(s.clone());
     let joined = if entered.first_connection {
         let join = NewItem::Joined {
             username: entered.username.clone(),
-            num_users: entered.users.len(),
+            num_users: entered.num_users,
         };
-        match store.append(join).await {
+        match store.append_and_publish(join, publish(&room, s.id)).await {
             Ok(joined) => Some(joined),
             Err(error) => {
                 room.leave(s.id);
@@ -63,19 +66,17 @@ pub async fn add_user(
             }
         }
     };
-    s.join(ROOM);
     tracing::info!(socket = %s.id, user = %entered.username, first = entered.first_connection, "entered the room");
-    let login = Login {
-        num_users: entered.users.len(),
-        username: entered.username,
-        users: entered.users,
-        history,
-    };
-    reply(&s, ack, &Ack::Ok(&login));
-    emit(&s, &ServerEvent::Login(login));
-    if let Some(HistoryItem::Joined(joined)) = joined {
-        broadcast(&s, ServerEvent::UserJoined(joined)).await;
-    }
+    room.with_users(|users| {
+        let login = Login {
+            num_users: users.len(),
+            username: entered.username,
+            users,
+            history,
+        };
+        reply(&s, ack, &Ack::Ok(&login));
+        emit(&s, &ServerEvent::Login(login));
+    });
 }
 
 /// Enters a connection under `name`: a logged-in user under their account's
@@ -140,7 +141,7 @@ pub async fn new_message(
         Ok(item) => item,
         Err(error) => return refuse(&s, ack, "new message", error),
     };
-    let message = match store.append(item).await {
+    let message = match store.append_and_publish(item, publish(&room, s.id)).await {
         Ok(HistoryItem::Message(message)) => message,
         Ok(other) => {
             tracing::error!(?other, "the store returned something else than the message");
@@ -148,7 +149,6 @@ pub async fn new_message(
         }
         Err(error) => return refuse(&s, ack, "new message", internal(&error)),
     };
-    broadcast(&s, ServerEvent::NewMessage(message.clone())).await;
     reply(&s, ack, &Ack::Ok(&message));
 }
 
@@ -197,7 +197,9 @@ fn reply_page(s: &SocketRef, ack: AckSender, event: &str, page: Result<HistoryPa
 /// `typing`: tell the others this user is typing.
 pub async fn typing(s: SocketRef, State(room): State<Room>, ack: AckSender) {
     match joined(&room, &s) {
-        Ok(username) => broadcast(&s, ServerEvent::Typing(UserTyping { username })).await,
+        Ok(username) => {
+            room.broadcast(Some(s.id), &ServerEvent::Typing(UserTyping { username }));
+        }
         Err(error) => refuse(&s, ack, "typing", error),
     }
 }
@@ -205,7 +207,12 @@ pub async fn typing(s: SocketRef, State(room): State<Room>, ack: AckSender) {
 /// `stop typing`: tell the others this user stopped typing.
 pub async fn stop_typing(s: SocketRef, State(room): State<Room>, ack: AckSender) {
     match joined(&room, &s) {
-        Ok(username) => broadcast(&s, ServerEvent::StopTyping(UserTyping { username })).await,
+        Ok(username) => {
+            room.broadcast(
+                Some(s.id),
+                &ServerEvent::StopTyping(UserTyping { username }),
+            );
+        }
         Err(error) => refuse(&s, ack, "stop typing", error),
     }
 }
@@ -233,11 +240,25 @@ pub async fn disconnect(
         username: left.username,
         num_users: left.num_users,
     };
-    match store.append(item).await {
-        Ok(HistoryItem::Left(left)) => broadcast(&s, ServerEvent::UserLeft(left)).await,
+    match store.append_and_publish(item, publish(&room, s.id)).await {
+        Ok(HistoryItem::Left(_)) => {}
         Ok(other) => tracing::error!(?other, "the store returned something else than the leave"),
         Err(error) => tracing::error!(%error, "could not store a leave"),
     }
+}
+
+/// Tells everyone in the room but `sender` about a stored item, as it is
+/// committed (so in id order).
+fn publish(room: &Room, sender: socketioxide::socket::Sid) -> Option<Publish> {
+    let room = room.clone();
+    Some(Box::new(move |item: &HistoryItem| {
+        let event = match item.clone() {
+            HistoryItem::Message(message) => ServerEvent::NewMessage(message),
+            HistoryItem::Joined(joined) => ServerEvent::UserJoined(joined),
+            HistoryItem::Left(left) => ServerEvent::UserLeft(left),
+        };
+        room.broadcast(Some(sender), &event);
+    }))
 }
 
 /// The name this connection entered under, or the refusal for events that
@@ -276,12 +297,5 @@ fn reply<T: Serialize>(s: &SocketRef, ack: AckSender, answer: &Ack<T>) {
 fn emit(s: &SocketRef, event: &ServerEvent) {
     if let Err(error) = s.emit(event.name(), event) {
         tracing::warn!(socket = %s.id, event = event.name(), %error, "could not emit");
-    }
-}
-
-/// Emits an event to everyone in the room but this connection.
-async fn broadcast(s: &SocketRef, event: ServerEvent) {
-    if let Err(error) = s.to(ROOM).emit(event.name(), &event).await {
-        tracing::warn!(socket = %s.id, event = event.name(), %error, "broadcast failed");
     }
 }

@@ -18,6 +18,7 @@ pub mod room;
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::http::{HeaderName, HeaderValue};
 use protocol::{ConnectAuth, Notice, ServerEvent, event};
 use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, State, TryData};
@@ -30,9 +31,10 @@ use crate::AppState;
 use crate::auth::{self, Tokens, Unidentified};
 use crate::store::Store;
 
-/// The Socket.IO room every connection that entered the chat is in; sockets
-/// still on the entry form are not, so they hear nothing.
-pub const ROOM: &str = "chat";
+/// The WebSocket read buffer per connection, in bytes. Clients send short
+/// events; a larger frame is read in several steps. (socketioxide's default,
+/// 4 KiB, is most of an idle connection's memory.)
+const WS_READ_BUFFER: usize = 1024;
 
 /// The longest client id a browser may send (it sends a UUID).
 const CLIENT_ID_MAX_LEN: usize = 64;
@@ -83,6 +85,8 @@ pub fn layer(state: &AppState) -> (SocketIoLayer, SocketIo) {
     let ws_limit = usize::try_from(state.max_payload).unwrap_or(usize::MAX);
     let (layer, io) = SocketIo::builder()
         .max_payload(state.max_payload)
+        .max_buffer_size(state.send_queue)
+        .ws_read_buffer_size(WS_READ_BUFFER)
         .ws_max_message_size(ws_limit)
         .ws_max_frame_size(ws_limit)
         .with_state(state.room.clone())
@@ -95,6 +99,33 @@ pub fn layer(state: &AppState) -> (SocketIoLayer, SocketIo) {
     // Middlewares run last-added first: authenticate, then register.
     io.ns("/", on_connect.with(register_handlers).with(authenticate));
     (layer, io)
+}
+
+/// Copies a Socket.IO request's URI and headers out of hyper's read buffer.
+///
+/// socketioxide keeps every connection's handshake request (for the cookie,
+/// the address) as long as the connection lives. hyper parses a request's
+/// headers as slices of its 8 KiB read buffer, so keeping them kept the
+/// whole buffer alive: about a third of an idle connection's memory (see
+/// BENCHMARKS.md). Owned copies of the few headers let it go.
+pub async fn detach_handshake(request: axum::extract::Request) -> axum::extract::Request {
+    if !request.uri().path().starts_with("/socket.io") {
+        return request;
+    }
+    let (mut parts, body) = request.into_parts();
+    parts.headers = parts
+        .headers
+        .iter()
+        .filter_map(|(name, value)| {
+            let name = HeaderName::from_bytes(name.as_str().as_bytes()).ok()?;
+            let value = HeaderValue::from_bytes(value.as_bytes()).ok()?;
+            Some((name, value))
+        })
+        .collect();
+    if let Ok(uri) = parts.uri.to_string().parse() {
+        parts.uri = uri;
+    }
+    axum::extract::Request::from_parts(parts, body)
 }
 
 /// Finds out who connects: a login token from the handshake's `auth` or the

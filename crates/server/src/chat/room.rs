@@ -1,17 +1,32 @@
-//! The room's presence: who is online under which name, on which
-//! connections. (Ids and times come from the store, which keeps the
-//! conversation.)
+//! The room: who is online under which name, on which connections, and
+//! the fan-out of the room's events to those connections. (Ids and times
+//! come from the store, which keeps the conversation.)
 //!
 //! A user is a name plus, when the browser sent one, its client id: several
 //! connections with the same name and client id (tabs of one browser) are one
 //! user, who joins with the first and leaves with the last. Names are unique
 //! among the users online, compared case-insensitively.
+//!
+//! Presence and fan-out share one lock, so what a connection hears is
+//! consistent with the `login` it gets: it listens from the moment it
+//! enters, and its `login` (with who is online) is taken and queued under
+//! the lock, so every join or leave after that snapshot reaches it after
+//! its `login`, and none before it is missing from it.
+//!
+//! Each event is serialized once and queued on every listener's send
+//! queue. A listener whose queue is full is not skipped silently: it is
+//! marked as lagging, hears nothing more, is told `too slow`, and is
+//! disconnected, so its client reconnects and catches up from the store.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
-use protocol::{AckError, ErrorCode};
+use protocol::{AckError, ErrorCode, Notice, ServerEvent};
+use serde_json::value::RawValue;
+use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
+use socketioxide::{SendError, SocketError};
 
 /// The chat room; cheap to clone, every clone is the same room.
 #[derive(Debug, Clone, Default)]
@@ -22,6 +37,12 @@ struct Inner {
     presence: Mutex<Presence>,
 }
 
+/// How long a lagging connection's `too slow` notice and disconnect may wait
+/// for room in its send queue; a connection that drains nothing for this
+/// long is closed by the Engine.IO heartbeat anyway (its ping cannot be
+/// queued either).
+const LAGGING_GRACE: Duration = Duration::from_secs(30);
+
 #[derive(Debug, Default)]
 struct Presence {
     /// Users online, by their name's key (see [`name_key`]).
@@ -30,6 +51,11 @@ struct Presence {
     sockets: HashMap<Sid, String>,
     /// Counts arrivals, to list users in the order they came.
     arrivals: u64,
+    /// The connections that hear the room's events.
+    listeners: HashMap<Sid, SocketRef>,
+    /// Listeners whose send queue overflowed: they hear nothing more and
+    /// are being disconnected.
+    lagging: HashSet<Sid>,
 }
 
 #[derive(Debug)]
@@ -53,8 +79,8 @@ pub struct Entered {
     /// Whether this is the user's first connection, i.e. the others should
     /// hear `user joined`.
     pub first_connection: bool,
-    /// Everyone online now, this user included, in the order they came.
-    pub users: Vec<String>,
+    /// How many users are online now, this one included.
+    pub num_users: usize,
 }
 
 /// A user's last connection left the room.
@@ -112,7 +138,7 @@ impl Room {
             }
         };
         presence.sockets.insert(sid, key.clone());
-        let users = presence.names();
+        let num_users = presence.members.len();
         let username = presence
             .members
             .get(&key)
@@ -120,8 +146,63 @@ impl Room {
         Ok(Entered {
             username,
             first_connection,
-            users,
+            num_users,
         })
+    }
+
+    /// Connection `socket` (which entered) hears the room's events from now on.
+    pub fn listen(&self, socket: SocketRef) {
+        self.presence().listeners.insert(socket.id, socket);
+    }
+
+    /// Who is online, in the order they came, given to `send` under the
+    /// room's lock: what `send` queues on a listener's connection arrives
+    /// before any later join or leave. (See the module's notes.)
+    pub fn with_users<T>(&self, send: impl FnOnce(Vec<String>) -> T) -> T {
+        let presence = self.presence();
+        send(presence.names())
+    }
+
+    /// Queues `event` for every listener but `except`. Returns how many
+    /// listeners it was queued for.
+    pub fn broadcast(&self, except: Option<Sid>, event: &ServerEvent) -> usize {
+        let payload = match serde_json::value::to_raw_value(event) {
+            Ok(payload) => payload,
+            Err(error) => {
+                tracing::error!(%error, event = event.name(), "could not serialize an event");
+                return 0;
+            }
+        };
+        let mut queued = 0;
+        let mut fell_behind = Vec::new();
+        {
+            let mut presence = self.presence();
+            let Presence {
+                listeners, lagging, ..
+            } = &mut *presence;
+            for (sid, socket) in listeners.iter() {
+                if Some(*sid) == except || lagging.contains(sid) {
+                    continue;
+                }
+                match socket.emit(event.name(), &*payload) {
+                    Ok(()) => queued += 1,
+                    Err(SendError::Socket(SocketError::InternalChannelFull)) => {
+                        lagging.insert(*sid);
+                        fell_behind.push(socket.clone());
+                    }
+                    // Closing: its disconnect handler takes it out.
+                    Err(SendError::Socket(SocketError::Closed)) => {}
+                    Err(SendError::Serialize(error)) => {
+                        tracing::error!(%error, "could not encode an event");
+                        return queued;
+                    }
+                }
+            }
+        }
+        for socket in fell_behind {
+            tokio::spawn(disconnect_lagging(socket, payload_len(&payload)));
+        }
+        queued
     }
 
     /// Takes connection `sid` out of the room. Returns who left when it was
@@ -129,6 +210,8 @@ impl Room {
     /// or the user still has others.
     pub fn leave(&self, sid: Sid) -> Option<Left> {
         let mut presence = self.presence();
+        presence.listeners.remove(&sid);
+        presence.lagging.remove(&sid);
         let key = presence.sockets.remove(&sid)?;
         let member = presence.members.get_mut(&key)?;
         member.connections -= 1;
@@ -172,6 +255,43 @@ impl Presence {
     }
 }
 
+fn payload_len(payload: &RawValue) -> usize {
+    payload.get().len()
+}
+
+/// Tells a connection that fell behind why, then disconnects it; both wait
+/// for room in its send queue (see [`LAGGING_GRACE`]).
+async fn disconnect_lagging(socket: SocketRef, missed_bytes: usize) {
+    tracing::warn!(
+        socket = %socket.id,
+        missed_bytes,
+        "send queue full: the receiver is too slow; disconnecting it"
+    );
+    let notice = ServerEvent::TooSlow(Notice {
+        message: "too slow: this connection fell behind the room; reconnect to catch up".to_owned(),
+    });
+    let deadline = tokio::time::Instant::now() + LAGGING_GRACE;
+    let mut told = false;
+    while tokio::time::Instant::now() < deadline {
+        if !told {
+            match socket.emit(notice.name(), &notice) {
+                Ok(()) => told = true,
+                Err(SendError::Socket(SocketError::InternalChannelFull)) => {}
+                Err(_) => return,
+            }
+        }
+        if told {
+            match socket.clone().disconnect() {
+                Ok(()) => return,
+                Err(SocketError::InternalChannelFull) => {}
+                Err(SocketError::Closed) => return,
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tracing::warn!(socket = %socket.id, "a lagging receiver drained nothing; its heartbeat will close it");
+}
+
 /// Names are compared case-insensitively: "Alice" and "alice" are one name.
 fn name_key(name: &str) -> String {
     name.to_lowercase()
@@ -187,7 +307,8 @@ mod tests {
         let (a, b) = (Sid::new(), Sid::new());
         let alice = room.enter(a, "Alice", None).unwrap();
         assert!(alice.first_connection);
-        assert_eq!(alice.users, ["Alice"]);
+        assert_eq!(alice.num_users, 1);
+        assert_eq!(room.with_users(|users| users), ["Alice"]);
         let err = room.enter(b, "alice", None).unwrap_err();
         assert_eq!(err.code, ErrorCode::NameTaken);
         assert_eq!(err.message, "“Alice” is already taken by someone online");
@@ -204,7 +325,8 @@ mod tests {
         assert!(!second.first_connection);
         assert_eq!(second.username, "alice", "the first tab's spelling wins");
         let with_bob = room.enter(bob, "bob", Some("c2")).unwrap();
-        assert_eq!(with_bob.users, ["alice", "bob"]);
+        assert_eq!(with_bob.num_users, 2);
+        assert_eq!(room.with_users(|users| users), ["alice", "bob"]);
         assert_eq!(room.leave(tab1), None, "alice still has a tab open");
         let left = room.leave(tab2).unwrap();
         assert_eq!((left.username.as_str(), left.num_users), ("alice", 1));

@@ -82,10 +82,23 @@ enum Db {
     Postgres(PgPool),
 }
 
-#[derive(Debug)]
+/// What to do with an item once it is durable: called by the writer, in
+/// commit (that is, id) order, before the append returns. The room
+/// broadcasts here, so every listener hears the conversation in id order.
+pub type Publish = Box<dyn FnOnce(&HistoryItem) + Send>;
+
 struct Append {
     item: NewItem,
+    publish: Option<Publish>,
     done: oneshot::Sender<Result<HistoryItem, StoreError>>,
+}
+
+impl std::fmt::Debug for Append {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Append")
+            .field("item", &self.item)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Store {
@@ -123,9 +136,23 @@ impl Store {
 
     /// Appends an item; returns it with its id and time once it is durable.
     pub async fn append(&self, item: NewItem) -> Result<HistoryItem, StoreError> {
+        self.append_and_publish(item, None).await
+    }
+
+    /// Appends an item and, once it is durable, hands it to `publish` in
+    /// commit order (see [`Publish`]); then returns it.
+    pub async fn append_and_publish(
+        &self,
+        item: NewItem,
+        publish: Option<Publish>,
+    ) -> Result<HistoryItem, StoreError> {
         let (done, stored) = oneshot::channel();
         self.appends
-            .send(Append { item, done })
+            .send(Append {
+                item,
+                publish,
+                done,
+            })
             .await
             .map_err(|_| StoreError::Closed)?;
         stored.await.map_err(|_| StoreError::Closed)?
@@ -218,6 +245,9 @@ async fn write_batches(db: Db, mut queue: mpsc::Receiver<Append>) {
             Ok(ids) => {
                 for (append, id) in batch.drain(..).zip(ids) {
                     let stored = stored_item(append.item, id, timestamp);
+                    if let Some(publish) = append.publish {
+                        publish(&stored);
+                    }
                     // The appender may have gone (its client left); the item
                     // is stored all the same.
                     let _ = append.done.send(Ok(stored));

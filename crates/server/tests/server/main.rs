@@ -11,5 +11,6 @@ mod connect;
 mod history;
 mod http;
 mod input;
+mod slow;
 mod store;
 mod support;

@@ -1,0 +1,582 @@
+//! `bench`: Chatroom side by side with the reference servers, in one run on
+//! one machine. Each scenario runs against each server in turn (A, B, C, A,
+//! B, C, …), each time on a freshly started process whose memory and CPU are
+//! read from `/proc`; the results go to a Markdown table and a JSON file.
+//! `bench/run` builds everything and calls this; see BENCHMARKS.md.
+//!
+//! Scenarios:
+//! - idle: N connections held open (Chatroom's logged in with tokens);
+//!   resident memory per connection over the process's idle baseline.
+//! - fanout: 1,000 clients enter at once (timed until everyone has heard
+//!   that everyone is in), then 10 of them send at rising rates until p99
+//!   passes 100 ms or anything is lost: the highest sustained rate.
+//! - busy: 50 clients, all sending, at rising rates, under the same rule.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+use loadgen::process::{Launch, Server};
+use loadgen::{Crowd, Entry, Identity, Phase};
+use serde::Serialize;
+
+/// Chatroom against the Node.js socket.io server and socketioxide's bare example.
+#[derive(Debug, Parser)]
+#[command(name = "bench")]
+struct Args {
+    /// Chatroom's server binary (release build).
+    #[arg(long, default_value = "target/release/server")]
+    server_bin: PathBuf,
+    /// The server's `seed_users` example binary (accounts and tokens).
+    #[arg(long, default_value = "target/release/examples/seed_users")]
+    seed_bin: PathBuf,
+    /// socketioxide's bare chat example, re-written in bench/socketioxide-bare.
+    #[arg(long, default_value = "target/release/socketioxide-bare")]
+    bare_bin: PathBuf,
+    /// The Node.js reference server.
+    #[arg(long, default_value = "bench/node/server.js")]
+    node_script: PathBuf,
+    /// A memory-backed directory (tmpfs) for the `tmpfs` server: Chatroom
+    /// with its SQLite database in memory, where a commit never waits for a
+    /// disk, to price durable storage against the `chatroom` runs.
+    #[arg(long, default_value = "/dev/shm")]
+    tmpfs: PathBuf,
+    /// Rounds of every scenario against every server.
+    #[arg(long, default_value_t = 2)]
+    rounds: usize,
+    /// Which scenarios (idle, fanout, busy, held).
+    #[arg(long, value_delimiter = ',', default_value = "idle,fanout,busy,held")]
+    scenarios: Vec<String>,
+    /// Idle connection counts.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+    idle: Vec<usize>,
+    /// Authenticated connections Chatroom alone is asked to hold. (The
+    /// default stays under a 20,000 open-files hard limit: this process
+    /// holds the client ends.)
+    #[arg(long, default_value_t = 19_900)]
+    held: usize,
+    /// Seconds each sending step lasts.
+    #[arg(long, default_value_t = 5.0)]
+    step_secs: f64,
+    /// Which servers (chatroom, tmpfs, bare, node).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "chatroom,tmpfs,bare,node"
+    )]
+    servers: Vec<String>,
+    /// Working directory for data, logs and tokens.
+    #[arg(long, default_value = "target/bench")]
+    work: PathBuf,
+    /// Markdown results.
+    #[arg(long, default_value = "target/bench/results.md")]
+    out: PathBuf,
+}
+
+/// Fan-out rates tried, messages per second from all senders together.
+const FANOUT_RATES: &[f64] = &[
+    1.0, 2.0, 3.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0, 80.0, 100.0, 125.0, 150.0,
+    175.0, 200.0, 250.0, 300.0, 350.0, 400.0, 500.0, 600.0,
+];
+/// Busy-room rates tried, messages per second from all 50 clients together.
+const BUSY_RATES: &[f64] = &[
+    10.0, 25.0, 50.0, 100.0, 200.0, 300.0, 400.0, 600.0, 800.0, 1000.0, 1250.0, 1500.0, 2000.0,
+    2500.0, 3000.0, 4000.0, 5000.0, 6000.0, 8000.0,
+];
+/// The rule a sending step must pass to count as sustained.
+const P99_LIMIT_MS: f64 = 100.0;
+
+#[derive(Debug, Clone, Serialize)]
+struct Idle {
+    connections: usize,
+    connected: usize,
+    errors: usize,
+    baseline_kb: u64,
+    plateau_kb: u64,
+    peak_kb: u64,
+    kb_per_connection: f64,
+    connect_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Ramp {
+    clients: usize,
+    senders: usize,
+    entry: Entry,
+    steps: Vec<Phase>,
+    /// The last step that passed: no loss, no drops, p99 under the limit.
+    best: Option<Phase>,
+    cpu_s: f64,
+    peak_kb: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "scenario", rename_all = "snake_case")]
+enum Outcome {
+    Idle(Idle),
+    Fanout(Ramp),
+    Busy(Ramp),
+    Held(Idle),
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Run {
+    server: String,
+    round: usize,
+    #[serde(flatten)]
+    outcome: Outcome,
+}
+
+struct Bench {
+    args: Args,
+    /// Chatroom's accounts and tokens, seeded once and copied per start.
+    template: PathBuf,
+    tokens: Vec<Identity>,
+    starts: usize,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    std::fs::create_dir_all(&args.work)?;
+    let template = args.work.join("seeded");
+    let tokens_file = args.work.join("tokens.tsv");
+    let wanted = args
+        .held
+        .max(args.idle.iter().copied().max().unwrap_or(0))
+        .max(1000);
+    let tokens = seed(&args, &template, &tokens_file, wanted).await?;
+    let mut bench = Bench {
+        args,
+        template,
+        tokens,
+        starts: 0,
+    };
+
+    let servers = bench.args.servers.clone();
+    let mut runs = Vec::new();
+    for scenario in bench.args.scenarios.clone() {
+        let counts = match scenario.as_str() {
+            "idle" => bench.args.idle.clone(),
+            "held" => vec![bench.args.held],
+            _ => vec![0],
+        };
+        for count in counts {
+            for round in 1..=bench.args.rounds {
+                for server in &servers {
+                    if scenario == "held" && server != "chatroom" {
+                        continue;
+                    }
+                    if server == "tmpfs" && (scenario == "idle" || scenario == "held") {
+                        continue;
+                    }
+                    eprintln!("== {scenario} {count} · round {round} · {server}");
+                    let outcome = bench.one(&scenario, server, count).await?;
+                    eprintln!("{}", serde_json::to_string(&outcome)?);
+                    runs.push(Run {
+                        server: server.clone(),
+                        round,
+                        outcome,
+                    });
+                }
+            }
+        }
+    }
+    let json = bench.args.out.with_extension("json");
+    std::fs::write(&json, serde_json::to_string_pretty(&runs)?)?;
+    let table = markdown(&runs);
+    std::fs::write(&bench.args.out, &table)?;
+    println!("{table}");
+    eprintln!(
+        "results: {} and {}",
+        bench.args.out.display(),
+        json.display()
+    );
+    Ok(())
+}
+
+impl Bench {
+    fn launch(&mut self, server: &str) -> anyhow::Result<Launch> {
+        self.starts += 1;
+        let log = self.args.work.join(format!("{server}-{}.log", self.starts));
+        let chatroom = |program: &PathBuf, data: PathBuf| Launch {
+            name: server.to_owned(),
+            program: program.clone(),
+            args: vec![
+                "--data-dir".into(),
+                data.display().to_string(),
+                "--log".into(),
+                "warn".into(),
+            ],
+            env: vec![("LEPTOS_SITE_ADDR".into(), "127.0.0.1:{port}".into())],
+            log: log.clone(),
+        };
+        Ok(match server {
+            "chatroom" | "tmpfs" => {
+                let parent = match server {
+                    "tmpfs" => &self.args.tmpfs,
+                    _ => &self.args.work,
+                };
+                let data = parent.join(format!("chatroom-bench-data-{}", self.starts));
+                copy_dir(&self.template, &data)?;
+                chatroom(&self.args.server_bin, data)
+            }
+            "bare" => Launch {
+                name: server.to_owned(),
+                program: self.args.bare_bin.clone(),
+                args: vec![],
+                env: vec![("PORT".into(), "{port}".into())],
+                log,
+            },
+            "node" => Launch {
+                name: server.to_owned(),
+                program: "node".into(),
+                args: vec![self.args.node_script.display().to_string()],
+                env: vec![("PORT".into(), "{port}".into())],
+                log,
+            },
+            other => anyhow::bail!("unknown server {other:?}"),
+        })
+    }
+
+    /// The crowd's identities: tokens for Chatroom, guest names otherwise.
+    fn identities(&self, server: &str, count: usize) -> Vec<Identity> {
+        if server == "chatroom" || server == "tmpfs" {
+            self.tokens.iter().take(count).cloned().collect()
+        } else {
+            Identity::guests("bench", count)
+        }
+    }
+
+    async fn one(&mut self, scenario: &str, server: &str, count: usize) -> anyhow::Result<Outcome> {
+        let launch = self.launch(server)?;
+        let process = Server::start(&launch).await?;
+        let outcome = match scenario {
+            "idle" => Outcome::Idle(self.idle(&process, server, count).await),
+            "held" => Outcome::Held(self.idle(&process, server, count).await),
+            "fanout" => Outcome::Fanout(self.ramp(&process, server, 1000, 10, FANOUT_RATES).await),
+            "busy" => Outcome::Busy(self.ramp(&process, server, 50, 50, BUSY_RATES).await),
+            other => anyhow::bail!("unknown scenario {other:?}"),
+        };
+        process.stop().await;
+        if let Some(dir) = launch
+            .args
+            .get(1)
+            .filter(|_| server != "bare" && server != "node")
+        {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        Ok(outcome)
+    }
+
+    async fn idle(&self, process: &Server, server: &str, count: usize) -> Idle {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let baseline = process.read();
+        let watch = process.watch();
+        let identities = self.identities(server, count);
+        let (crowd, entry) =
+            Crowd::connect(&process.url, identities, false, Duration::from_secs(120)).await;
+        // Let allocations settle, then read the plateau.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let plateau = process.read();
+        let connected = crowd.open().await;
+        let peak_kb = watch.peak_kb().await;
+        crowd.close().await;
+        Idle {
+            connections: count,
+            connected,
+            errors: entry.errors,
+            baseline_kb: baseline.rss_kb,
+            plateau_kb: plateau.rss_kb,
+            peak_kb,
+            kb_per_connection: plateau.rss_kb.saturating_sub(baseline.rss_kb) as f64
+                / connected.max(1) as f64,
+            connect_ms: entry.connect_ms,
+        }
+    }
+
+    async fn ramp(
+        &self,
+        process: &Server,
+        server: &str,
+        clients: usize,
+        senders: usize,
+        rates: &[f64],
+    ) -> Ramp {
+        let before = process.read();
+        let watch = process.watch();
+        let identities = self.identities(server, clients);
+        let (mut crowd, entry) =
+            Crowd::connect(&process.url, identities, true, Duration::from_secs(120)).await;
+        let mut steps = Vec::new();
+        let mut best = None;
+        // Let the entry's burst of joins drain before timing anything.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        if entry.errors == 0 {
+            let step = Duration::from_secs_f64(self.args.step_secs);
+            for &rate in rates {
+                let phase = crowd
+                    .send(senders, rate, step, Duration::from_secs(2))
+                    .await;
+                eprintln!(
+                    "   {rate:>6} msg/s → {:>8.0} deliveries/s, p99 {:>7.1} ms, lost {}, dropped {}",
+                    phase.deliveries_per_s, phase.latency_ms.p99, phase.lost, phase.dropped
+                );
+                let passed =
+                    phase.lost == 0 && phase.dropped == 0 && phase.latency_ms.p99 < P99_LIMIT_MS;
+                steps.push(phase.clone());
+                if !passed {
+                    break;
+                }
+                best = Some(phase);
+            }
+        }
+        let after = process.read();
+        let peak_kb = watch.peak_kb().await;
+        crowd.close().await;
+        Ramp {
+            clients,
+            senders,
+            entry,
+            steps,
+            best,
+            cpu_s: after.cpu_s - before.cpu_s,
+            peak_kb,
+        }
+    }
+}
+
+/// Accounts and tokens for Chatroom, made once into `template`.
+async fn seed(
+    args: &Args,
+    template: &Path,
+    tokens_file: &Path,
+    count: usize,
+) -> anyhow::Result<Vec<Identity>> {
+    if let Ok(text) = std::fs::read_to_string(tokens_file) {
+        let tokens = Identity::from_tokens(&text)?;
+        if tokens.len() >= count && template.exists() {
+            return Ok(tokens);
+        }
+    }
+    let _ = std::fs::remove_dir_all(template);
+    eprintln!("== seeding {count} accounts");
+    let status = tokio::process::Command::new(&args.seed_bin)
+        .arg("--data-dir")
+        .arg(template)
+        .arg("--count")
+        .arg(count.to_string())
+        .arg("--tokens")
+        .arg(tokens_file)
+        .status()
+        .await?;
+    anyhow::ensure!(status.success(), "seeding failed: {status}");
+    Ok(Identity::from_tokens(&std::fs::read_to_string(
+        tokens_file,
+    )?)?)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        std::fs::copy(entry.path(), to.join(entry.file_name()))?;
+    }
+    Ok(())
+}
+
+/// The mean of `values`, or `None` when there are none.
+fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let (sum, n) = values.fold((0.0, 0), |(s, n), v| (s + v, n + 1));
+    (n > 0).then(|| sum / f64::from(n))
+}
+
+/// Each server's headline figures (means over rounds) and Chatroom's ratios.
+fn summary(runs: &[Run], servers: &[&str]) -> String {
+    let fanout = |server: &str| {
+        mean(
+            runs.iter()
+                .filter(|r| r.server == server)
+                .filter_map(|r| match &r.outcome {
+                    Outcome::Fanout(f) => Some(f.best.as_ref().map_or(0.0, |b| b.deliveries_per_s)),
+                    _ => None,
+                }),
+        )
+    };
+    let entry = |server: &str| {
+        mean(
+            runs.iter()
+                .filter(|r| r.server == server)
+                .filter_map(|r| match &r.outcome {
+                    Outcome::Fanout(f) => f.entry.all_in_ms,
+                    _ => None,
+                }),
+        )
+    };
+    let idle = |server: &str| {
+        let largest = runs
+            .iter()
+            .filter_map(|r| match &r.outcome {
+                Outcome::Idle(i) => Some(i.connections),
+                _ => None,
+            })
+            .max()?;
+        mean(
+            runs.iter()
+                .filter(|r| r.server == server)
+                .filter_map(|r| match &r.outcome {
+                    Outcome::Idle(i) if i.connections == largest => Some(i.kb_per_connection),
+                    _ => None,
+                }),
+        )
+        .map(|kb| (largest, kb))
+    };
+    let show =
+        |v: Option<f64>, unit: &str| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}{unit}"));
+    let mut out = String::from(
+        "## Summary (means over rounds)\n\n| server | fan-out: highest sustained deliveries/s | 1,000 all in after | kB per idle connection |\n|---|---|---|---|\n",
+    );
+    for server in servers {
+        out.push_str(&format!(
+            "| {server} | {} | {} | {} |\n",
+            show(fanout(server), ""),
+            show(entry(server).map(|ms| ms / 1e3), " s"),
+            idle(server).map_or_else(|| "-".to_owned(), |(n, kb)| format!("{kb:.1} (at {n})")),
+        ));
+    }
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
+        (Some(a), Some(_)) if a > 0.0 => "∞ (the other sustains none)".to_owned(),
+        _ => "-".to_owned(),
+    };
+    out.push_str(&format!(
+        "\nChatroom's fan-out ÷ Node's: {}; ÷ bare socketioxide's: {}. Chatroom's memory per idle connection ÷ Node's: {}. Storage's cost (tmpfs ÷ chatroom fan-out): {}.\n\n",
+        ratio(fanout("chatroom"), fanout("node")),
+        ratio(fanout("chatroom"), fanout("bare")),
+        ratio(idle("chatroom").map(|(_, kb)| kb), idle("node").map(|(_, kb)| kb)),
+        ratio(fanout("tmpfs"), fanout("chatroom")),
+    ));
+    out
+}
+
+/// The mean of each server's rounds, per scenario, as Markdown tables.
+fn markdown(runs: &[Run]) -> String {
+    let mut out = String::new();
+    let mut servers: Vec<&str> = Vec::new();
+    for run in runs {
+        if !servers.contains(&run.server.as_str()) {
+            servers.push(&run.server);
+        }
+    }
+    let mb = |kb: f64| kb / 1024.0;
+    out.push_str(&summary(runs, &servers));
+
+    let idle: Vec<(&Run, &Idle)> = runs
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            Outcome::Idle(i) | Outcome::Held(i) => Some((r, i)),
+            _ => None,
+        })
+        .collect();
+    if !idle.is_empty() {
+        out.push_str("## Idle connections\n\n| server | connections | round | held | kB per connection | plateau MB | peak MB | connect s |\n|---|---|---|---|---|---|---|---|\n");
+        for (run, i) in &idle {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |\n",
+                run.server,
+                i.connections,
+                run.round,
+                i.connected,
+                i.kb_per_connection,
+                mb(i.plateau_kb as f64),
+                mb(i.peak_kb as f64),
+                i.connect_ms / 1e3
+            ));
+        }
+        out.push('\n');
+    }
+
+    for (title, pick) in [
+        ("Fan-out: 1,000 clients, 10 senders", 0),
+        ("Busy room: 50 clients, all sending", 1),
+    ] {
+        let ramps: Vec<(&Run, &Ramp)> = runs
+            .iter()
+            .filter_map(|r| match (&r.outcome, pick) {
+                (Outcome::Fanout(f), 0) | (Outcome::Busy(f), 1) => Some((r, f)),
+                _ => None,
+            })
+            .collect();
+        if ramps.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("## {title}\n\nHighest sustained step: no loss, no dropped connection, p99 under {P99_LIMIT_MS} ms.\n\n| server | round | all in after | highest sustained msg/s | deliveries/s there | p99 ms there | first failing step | server CPU s | peak MB |\n|---|---|---|---|---|---|---|---|---|\n"));
+        for (run, r) in &ramps {
+            let best = r.best.as_ref();
+            let failed = r
+                .steps
+                .last()
+                .filter(|last| best.map(|b| b.target_rate) != Some(last.target_rate))
+                .map_or_else(
+                    || "none (top of the scale)".to_owned(),
+                    |s| {
+                        format!(
+                            "{} msg/s: p99 {:.0} ms, lost {}, dropped {}",
+                            s.target_rate, s.latency_ms.p99, s.lost, s.dropped
+                        )
+                    },
+                );
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {failed} | {:.1} | {:.1} |\n",
+                run.server,
+                run.round,
+                r.entry
+                    .all_in_ms
+                    .map_or_else(|| "not all".to_owned(), |ms| format!("{:.2} s", ms / 1e3)),
+                best.map_or_else(|| "-".to_owned(), |b| format!("{}", b.target_rate)),
+                best.map_or_else(|| "-".to_owned(), |b| format!("{:.0}", b.deliveries_per_s)),
+                best.map_or_else(|| "-".to_owned(), |b| format!("{:.1}", b.latency_ms.p99)),
+                r.cpu_s,
+                mb(r.peak_kb as f64),
+            ));
+        }
+        out.push('\n');
+        // Every step of every run, for the latency at a given rate.
+        let mut by_rate: BTreeMap<u64, BTreeMap<&str, Vec<f64>>> = BTreeMap::new();
+        for (run, r) in &ramps {
+            for step in &r.steps {
+                by_rate
+                    .entry(step.target_rate as u64)
+                    .or_default()
+                    .entry(run.server.as_str())
+                    .or_default()
+                    .push(step.latency_ms.p99);
+            }
+        }
+        out.push_str(&format!(
+            "p99 latency (ms) at each step, per round:\n\n| msg/s | {} |\n|---|{}\n",
+            servers.join(" | "),
+            "---|".repeat(servers.len())
+        ));
+        for (rate, cells) in &by_rate {
+            let row: Vec<String> = servers
+                .iter()
+                .map(|s| {
+                    cells.get(s).map_or_else(
+                        || "-".to_owned(),
+                        |v| {
+                            v.iter()
+                                .map(|p| format!("{p:.1}"))
+                                .collect::<Vec<_>>()
+                                .join(" / ")
+                        },
+                    )
+                })
+                .collect();
+            out.push_str(&format!("| {rate} | {} |\n", row.join(" | ")));
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,574 @@
+//! A crowd: many lean Socket.IO connections to one server, each owned by one
+//! task that answers pings, sends when it is told to, and records what it
+//! receives. The coordinator drives them through phases (enter the room,
+//! send at a rate, report) over a command channel, so one crowd can go
+//! through several rates without reconnecting.
+//!
+//! The connections are deliberately cheaper than `sio-client`'s test client:
+//! one task each, a small read buffer, and incoming frames are scanned for
+//! the few fields the generator needs instead of being parsed as JSON, so the
+//! generator's own cost stays small next to the server's on a shared machine.
+
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt, future::join_all};
+use serde_json::{Value, json};
+use sio_client::codec::{self, EnginePacket, SocketPacket};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::{Identity, Latency, percentiles};
+
+/// Messages the generator sends start with this (then the phase, the send
+/// time in µs since the crowd's clock started, and a sequence number).
+const TAG: &str = "lg";
+
+/// How long the crowd waits, after the last handshake, for every client to
+/// hear that everyone is in.
+const ALL_IN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long one connection's handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How entering went.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Entry {
+    /// Connections that completed the Socket.IO handshake.
+    pub connected: usize,
+    /// Connections refused or failed, and why (the first few reasons).
+    pub errors: usize,
+    pub error_samples: Vec<String>,
+    /// From the first connect to the last handshake done, in ms.
+    pub connect_ms: f64,
+    /// From the first connect until every client had heard that everyone
+    /// is in (`numUsers` reached the crowd's size), in ms; `None` when the
+    /// crowd did not enter or not everyone heard it in time.
+    pub all_in_ms: Option<f64>,
+}
+
+/// One sending phase's result.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Phase {
+    pub senders: usize,
+    pub target_rate: f64,
+    pub duration_s: f64,
+    pub sent: u64,
+    /// Every message to every connected client but its sender.
+    pub expected: u64,
+    pub received: u64,
+    pub lost: u64,
+    /// Deliveries per second over the sending time.
+    pub deliveries_per_s: f64,
+    pub latency_ms: Latency,
+    /// Connections that closed during the phase (the server dropped them).
+    pub dropped: usize,
+}
+
+/// What a client task is told to do.
+enum Command {
+    /// Start phase `id`; send on a ticker when `sending` is set.
+    Start { id: u32, sending: Option<Sending> },
+    /// Hand over the current phase's results.
+    Finish(oneshot::Sender<ClientPhase>),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Sending {
+    period: Duration,
+    until: Instant,
+}
+
+#[derive(Debug, Default)]
+struct ClientPhase {
+    sent: u64,
+    latencies_us: Vec<u32>,
+    /// Closed by now (the server dropped it, or it never opened).
+    closed: bool,
+    /// Already closed when the phase started: not part of it.
+    absent: bool,
+}
+
+/// Connected clients, each run by its own task.
+pub struct Crowd {
+    commands: Vec<mpsc::UnboundedSender<Command>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    next_phase: u32,
+}
+
+impl Crowd {
+    /// Opens one connection per identity, all at once. With `enter`, each
+    /// emits `add user` and the entry is timed until every client has heard
+    /// that all of them are in. Waits at most `timeout` for that.
+    pub async fn connect(
+        url: &str,
+        identities: Vec<Identity>,
+        enter: bool,
+        timeout: Duration,
+    ) -> (Self, Entry) {
+        let clock = Instant::now();
+        let size = identities.len();
+        let mut commands = Vec::with_capacity(size);
+        let mut tasks = Vec::with_capacity(size);
+        let mut handshakes = Vec::with_capacity(size);
+        let mut all_in = Vec::with_capacity(size);
+        for identity in identities {
+            let (command_tx, command_rx) = mpsc::unbounded_channel();
+            let (handshake_tx, handshake_rx) = oneshot::channel();
+            let (in_tx, in_rx) = oneshot::channel();
+            let client = Client {
+                url: url.to_owned(),
+                identity,
+                enter,
+                crowd_size: size,
+                clock,
+            };
+            tasks.push(tokio::spawn(client.run(command_rx, handshake_tx, in_tx)));
+            commands.push(command_tx);
+            handshakes.push(handshake_rx);
+            all_in.push(in_rx);
+        }
+        let mut entry = Entry::default();
+        let deadline = tokio::time::Instant::now() + timeout;
+        for result in join_all(
+            handshakes
+                .into_iter()
+                .map(|rx| async move { tokio::time::timeout_at(deadline, rx).await }),
+        )
+        .await
+        {
+            match result {
+                Ok(Ok(Ok(()))) => entry.connected += 1,
+                Ok(Ok(Err(why))) => {
+                    entry.errors += 1;
+                    if entry.error_samples.len() < 5 {
+                        entry.error_samples.push(why);
+                    }
+                }
+                Ok(Err(_)) | Err(_) => entry.errors += 1,
+            }
+        }
+        entry.connect_ms = clock.elapsed().as_secs_f64() * 1e3;
+        if enter && entry.errors == 0 {
+            // A server that loses joins never gets everyone in: stop waiting.
+            let deadline = tokio::time::Instant::now() + ALL_IN_TIMEOUT;
+            let heard = join_all(
+                all_in
+                    .into_iter()
+                    .map(|rx| async move { tokio::time::timeout_at(deadline, rx).await }),
+            )
+            .await;
+            entry.all_in_ms = heard
+                .into_iter()
+                .map(|r| match r {
+                    Ok(Ok(at)) => Some(at.duration_since(clock).as_secs_f64() * 1e3),
+                    _ => None,
+                })
+                .try_fold(0.0_f64, |max, at| at.map(|at| max.max(at)));
+        }
+        let crowd = Self {
+            commands,
+            tasks,
+            next_phase: 1,
+        };
+        (crowd, entry)
+    }
+
+    /// How many clients the crowd has (connected or not).
+    pub fn len(&self) -> usize {
+        self.commands.len()
+    }
+
+    /// Whether the crowd is empty.
+    pub fn is_empty(&self) -> bool {
+        self.commands.is_empty()
+    }
+
+    /// The first `senders` clients send `new message` at `rate` per second
+    /// in total for `duration`; everyone listens `drain` longer. Returns what
+    /// every client received.
+    pub async fn send(
+        &mut self,
+        senders: usize,
+        rate: f64,
+        duration: Duration,
+        drain: Duration,
+    ) -> Phase {
+        let id = self.next_phase;
+        self.next_phase += 1;
+        let senders = senders.min(self.commands.len());
+        let period = Duration::from_secs_f64(senders as f64 / rate);
+        let until = Instant::now() + duration;
+        for (i, commands) in self.commands.iter().enumerate() {
+            let sending = (i < senders).then_some(Sending { period, until });
+            // A client whose task ended shows up as closed in `finish`.
+            let _ = commands.send(Command::Start { id, sending });
+        }
+        tokio::time::sleep(duration + drain).await;
+        let results = self.finish().await;
+
+        // Everyone who was there when the phase began should hear every
+        // message but their own; whoever the server dropped meanwhile
+        // counts as dropped, and what they missed as lost.
+        let present = results.iter().filter(|r| !r.absent).count() as u64;
+        let sent: u64 = results.iter().map(|r| r.sent).sum();
+        let mut latencies: Vec<u32> = results
+            .iter()
+            .flat_map(|r| r.latencies_us.iter().copied())
+            .collect();
+        latencies.sort_unstable();
+        let received = latencies.len() as u64;
+        let expected = sent * present.saturating_sub(1);
+        Phase {
+            senders,
+            target_rate: rate,
+            duration_s: duration.as_secs_f64(),
+            sent,
+            expected,
+            received,
+            lost: expected.saturating_sub(received),
+            deliveries_per_s: received as f64 / duration.as_secs_f64(),
+            latency_ms: percentiles(&latencies),
+            dropped: results.iter().filter(|r| r.closed && !r.absent).count(),
+        }
+    }
+
+    /// How many of the crowd's connections are still open.
+    pub async fn open(&self) -> usize {
+        self.finish().await.iter().filter(|r| !r.closed).count()
+    }
+
+    async fn finish(&self) -> Vec<ClientPhase> {
+        join_all(self.commands.iter().map(|commands| async move {
+            let (tx, rx) = oneshot::channel();
+            if commands.send(Command::Finish(tx)).is_err() {
+                return ClientPhase {
+                    closed: true,
+                    absent: true,
+                    ..ClientPhase::default()
+                };
+            }
+            rx.await.unwrap_or(ClientPhase {
+                closed: true,
+                absent: true,
+                ..ClientPhase::default()
+            })
+        }))
+        .await
+    }
+
+    /// Closes every connection and waits for the tasks to end.
+    pub async fn close(self) {
+        drop(self.commands);
+        join_all(self.tasks).await;
+    }
+}
+
+/// One client: its connection and what it knows.
+struct Client {
+    url: String,
+    identity: Identity,
+    enter: bool,
+    crowd_size: usize,
+    clock: Instant,
+}
+
+impl Client {
+    async fn run(
+        self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        handshake: oneshot::Sender<Result<(), String>>,
+        all_in: oneshot::Sender<Instant>,
+    ) {
+        let mut socket = match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.handshake()).await {
+            Ok(Ok(socket)) => {
+                let _ = handshake.send(Ok(()));
+                Some(socket)
+            }
+            Ok(Err(why)) => {
+                let _ = handshake.send(Err(why));
+                None
+            }
+            Err(_) => {
+                let _ = handshake.send(Err("handshake timed out".to_owned()));
+                None
+            }
+        };
+        let mut all_in = Some(all_in);
+        let mut phase = 0_u32;
+        let mut results = ClientPhase::default();
+        let mut sending: Option<(Sending, tokio::time::Interval)> = None;
+        loop {
+            let Some(ws) = socket.as_mut() else {
+                // Closed: answer the coordinator until it lets go.
+                match commands.recv().await {
+                    Some(Command::Finish(reply)) => {
+                        let _ = reply.send(ClientPhase {
+                            closed: true,
+                            ..std::mem::take(&mut results)
+                        });
+                    }
+                    Some(Command::Start { .. }) => {
+                        results = ClientPhase {
+                            absent: true,
+                            ..ClientPhase::default()
+                        };
+                    }
+                    None => return,
+                }
+                continue;
+            };
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(Command::Start { id, sending: s }) => {
+                        phase = id;
+                        results = ClientPhase::default();
+                        sending = s.map(|s| {
+                            let mut ticker = tokio::time::interval(s.period);
+                            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                            (s, ticker)
+                        });
+                    }
+                    Some(Command::Finish(reply)) => {
+                        let _ = reply.send(std::mem::take(&mut results));
+                    }
+                    None => {
+                        let _ = ws.send(Message::text("41")).await;
+                        let _ = ws.close(None).await;
+                        return;
+                    }
+                },
+                _ = async {
+                    match sending.as_mut() {
+                        Some((_, ticker)) => ticker.tick().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    let until = sending.as_ref().map(|(s, _)| s.until);
+                    if until.is_some_and(|until| Instant::now() >= until) {
+                        sending = None;
+                        continue;
+                    }
+                    let sent_us = self.clock.elapsed().as_micros();
+                    let text = format!("{TAG} {phase} {sent_us} {}", results.sent);
+                    let frame = format!("42{}", json!(["new message", text]));
+                    if ws.send(Message::text(frame)).await.is_err() {
+                        socket = None;
+                        results.closed = true;
+                        continue;
+                    }
+                    results.sent += 1;
+                }
+                frame = ws.next() => {
+                    let text = match frame {
+                        Some(Ok(Message::Text(text))) => text,
+                        Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
+                            socket = None;
+                            results.closed = true;
+                            continue;
+                        }
+                        Some(Ok(_)) => continue,
+                    };
+                    match text.as_bytes().first() {
+                        // Engine.IO ping: answer at once (or the connection is gone).
+                        Some(b'2') if ws.send(Message::text("3")).await.is_err() => {
+                            socket = None;
+                            results.closed = true;
+                        }
+                        Some(b'1') => {
+                            socket = None;
+                            results.closed = true;
+                        }
+                        Some(b'4') => {
+                            let now = Instant::now();
+                            match scan(&text) {
+                                Scanned::Message { phase: p, sent_us } if p == phase => {
+                                    let latency = self.clock.elapsed().as_micros().saturating_sub(sent_us);
+                                    results
+                                        .latencies_us
+                                        .push(u32::try_from(latency).unwrap_or(u32::MAX));
+                                }
+                                Scanned::NumUsers(n) if n >= self.crowd_size => {
+                                    if let Some(tx) = all_in.take() {
+                                        let _ = tx.send(now);
+                                    }
+                                }
+                                Scanned::Disconnect => {
+                                    socket = None;
+                                    results.closed = true;
+                                }
+                                _ => {}
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// WebSocket, Engine.IO open, Socket.IO connect (with the token), and
+    /// `add user` when entering.
+    async fn handshake(&self) -> Result<Socket, String> {
+        let host = self.url.trim_start_matches("http://").trim_end_matches('/');
+        let url = format!("ws://{host}/socket.io/?EIO=4&transport=websocket");
+        // A small read buffer: the crowd can be tens of thousands strong.
+        let config = WebSocketConfig::default()
+            .read_buffer_size(4096)
+            .write_buffer_size(0);
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
+            .await
+            .map_err(|e| format!("websocket: {e}"))?;
+        let first = next_text(&mut ws).await?;
+        if !matches!(EnginePacket::decode(&first), Ok(EnginePacket::Open(_))) {
+            return Err(format!("expected an Engine.IO open, got {first:?}"));
+        }
+        let auth = auth_payload(&self.identity);
+        ws.send(Message::text(codec::frame(&SocketPacket::connect(auth))))
+            .await
+            .map_err(|e| format!("websocket: {e}"))?;
+        loop {
+            let text = next_text(&mut ws).await?;
+            match EnginePacket::decode(&text) {
+                Ok(EnginePacket::Ping) => ws
+                    .send(Message::text("3"))
+                    .await
+                    .map_err(|e| format!("websocket: {e}"))?,
+                Ok(EnginePacket::Message(payload)) => match SocketPacket::decode(&payload) {
+                    Ok(SocketPacket::Connect { .. }) => break,
+                    Ok(SocketPacket::ConnectError { message, .. }) => {
+                        return Err(format!("connect_error: {message}"));
+                    }
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+        if self.enter {
+            let name = match &self.identity {
+                Identity::Guest(name) | Identity::Token { name, .. } => name,
+            };
+            let frame = format!("42{}", json!(["add user", name]));
+            ws.send(Message::text(frame))
+                .await
+                .map_err(|e| format!("websocket: {e}"))?;
+        }
+        Ok(ws)
+    }
+}
+
+async fn next_text(ws: &mut Socket) -> Result<String, String> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) => return Ok(text.as_str().to_owned()),
+            Some(Ok(Message::Close(_))) | None => return Err("closed".to_owned()),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(format!("websocket: {e}")),
+        }
+    }
+}
+
+/// What the generator needs from an incoming Engine.IO message.
+#[derive(Debug, PartialEq, Eq)]
+enum Scanned {
+    /// One of the generator's messages: its phase and send time.
+    Message {
+        phase: u32,
+        sent_us: u128,
+    },
+    /// A `login`, `user joined` or `user left` with the room's size.
+    NumUsers(usize),
+    /// The server disconnected this socket.
+    Disconnect,
+    Other,
+}
+
+/// Reads the few fields the generator needs without parsing the JSON: the
+/// generator's own messages carry `"message":"lg PHASE MICROS SEQ"`, room
+/// events `"numUsers":N`. (Names are JSON strings, so a quote inside one is
+/// escaped and cannot fake either.)
+fn scan(frame: &str) -> Scanned {
+    if frame.starts_with("41") {
+        return Scanned::Disconnect;
+    }
+    let Some(rest) = frame.strip_prefix("42[\"") else {
+        return Scanned::Other;
+    };
+    if rest.starts_with("new message\"") {
+        let Some(at) = rest.find("\"message\":\"lg ") else {
+            return Scanned::Other;
+        };
+        let mut fields = rest[at + 14..].split([' ', '"']);
+        let phase = fields.next().and_then(|p| p.parse().ok());
+        let sent_us = fields.next().and_then(|t| t.parse().ok());
+        return match (phase, sent_us) {
+            (Some(phase), Some(sent_us)) => Scanned::Message { phase, sent_us },
+            _ => Scanned::Other,
+        };
+    }
+    let counts = ["login\"", "user joined\"", "user left\""];
+    if counts.iter().any(|e| rest.starts_with(e))
+        && let Some(at) = rest.find("\"numUsers\":")
+    {
+        let digits: String = rest[at + 11..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if let Ok(n) = digits.parse() {
+            return Scanned::NumUsers(n);
+        }
+    }
+    Scanned::Other
+}
+
+/// The handshake's `auth` for an identity: its token, if it has one.
+fn auth_payload(identity: &Identity) -> Option<Value> {
+    match identity {
+        Identity::Guest(_) => None,
+        Identity::Token { token, .. } => Some(json!({ "token": token })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scans_what_the_generator_needs() {
+        assert_eq!(
+            scan(
+                r#"42["new message",{"id":7,"username":"a","message":"lg 3 123456 9","timestamp":1}]"#
+            ),
+            Scanned::Message {
+                phase: 3,
+                sent_us: 123_456
+            }
+        );
+        assert_eq!(
+            scan(r#"42["new message",{"username":"lg","message":"lg 1 5 0"}]"#),
+            Scanned::Message {
+                phase: 1,
+                sent_us: 5
+            }
+        );
+        assert_eq!(
+            scan(r#"42["new message",{"username":"x","message":"hello lg 1 5"}]"#),
+            Scanned::Other
+        );
+        assert_eq!(
+            scan(r#"42["user joined",{"username":"b","numUsers":1000,"id":3}]"#),
+            Scanned::NumUsers(1000)
+        );
+        assert_eq!(
+            scan(r#"42["login",{"numUsers":12}]"#),
+            Scanned::NumUsers(12)
+        );
+        assert_eq!(scan(r#"42["typing",{"username":"b"}]"#), Scanned::Other);
+        assert_eq!(scan("41"), Scanned::Disconnect);
+        assert_eq!(scan("43[1]"), Scanned::Other);
+    }
+}
