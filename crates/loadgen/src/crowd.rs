@@ -30,6 +30,9 @@ const TAG: &str = "lg";
 /// hear that everyone is in.
 const ALL_IN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long after telling every client of a new phase the senders start.
+const PHASE_SWITCH: Duration = Duration::from_millis(200);
+
 /// How long one connection's handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -79,6 +82,9 @@ enum Command {
 
 #[derive(Debug, Clone, Copy)]
 struct Sending {
+    /// When to send the first message: after every client has switched to
+    /// the new phase, or early messages would be ignored as an old phase's.
+    from: Instant,
     period: Duration,
     until: Instant,
 }
@@ -202,13 +208,18 @@ impl Crowd {
         self.next_phase += 1;
         let senders = senders.min(self.commands.len());
         let period = Duration::from_secs_f64(senders as f64 / rate);
-        let until = Instant::now() + duration;
+        let from = Instant::now() + PHASE_SWITCH;
+        let until = from + duration;
         for (i, commands) in self.commands.iter().enumerate() {
-            let sending = (i < senders).then_some(Sending { period, until });
+            let sending = (i < senders).then_some(Sending {
+                from,
+                period,
+                until,
+            });
             // A client whose task ended shows up as closed in `finish`.
             let _ = commands.send(Command::Start { id, sending });
         }
-        tokio::time::sleep(duration + drain).await;
+        tokio::time::sleep(PHASE_SWITCH + duration + drain).await;
         let results = self.finish().await;
 
         // Everyone who was there when the phase began should hear every
@@ -328,7 +339,8 @@ impl Client {
                         phase = id;
                         results = ClientPhase::default();
                         sending = s.map(|s| {
-                            let mut ticker = tokio::time::interval(s.period);
+                            let mut ticker =
+                                tokio::time::interval_at(s.from.into(), s.period);
                             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                             (s, ticker)
                         });
