@@ -4,6 +4,10 @@
 //! read from `/proc`; the results go to a Markdown table and a JSON file.
 //! `bench/run` builds everything and calls this; see BENCHMARKS.md.
 //!
+//! Servers: chatroom (as shipped), memory (Chatroom with the benchmark-only
+//! in-memory store), tmpfs (Chatroom with SQLite on a memory file system),
+//! bare (socketioxide's chat example), node (the Node.js reference).
+//!
 //! Scenarios:
 //! - idle: N connections held open (Chatroom's logged in with tokens);
 //!   resident memory per connection over the process's idle baseline.
@@ -37,6 +41,11 @@ struct Args {
     /// The Node.js reference server.
     #[arg(long, default_value = "bench/node/server.js")]
     node_script: PathBuf,
+    /// Chatroom built with `--features bench-memory-store` (the conversation
+    /// in memory, not stored), for the `memory` server: the difference to
+    /// `chatroom` is what storage costs.
+    #[arg(long, default_value = "target/release/server-memory-store")]
+    memory_bin: PathBuf,
     /// A memory-backed directory (tmpfs) for the `tmpfs` server: Chatroom
     /// with its SQLite database in memory, where a commit never waits for a
     /// disk, to price durable storage against the `chatroom` runs.
@@ -59,11 +68,11 @@ struct Args {
     /// Seconds each sending step lasts.
     #[arg(long, default_value_t = 5.0)]
     step_secs: f64,
-    /// Which servers (chatroom, tmpfs, bare, node).
+    /// Which servers (chatroom, memory, tmpfs, bare, node).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "chatroom,tmpfs,bare,node"
+        default_value = "chatroom,memory,bare,node"
     )]
     servers: Vec<String>,
     /// Working directory for data, logs and tokens.
@@ -168,7 +177,10 @@ async fn main() -> anyhow::Result<()> {
                     if scenario == "held" && server != "chatroom" {
                         continue;
                     }
-                    if server == "tmpfs" && (scenario == "idle" || scenario == "held") {
+                    // Storage variants matter only where messages are sent.
+                    if (server == "tmpfs" || server == "memory")
+                        && (scenario == "idle" || scenario == "held")
+                    {
                         continue;
                     }
                     eprintln!("== {scenario} {count} · round {round} · {server}");
@@ -213,14 +225,18 @@ impl Bench {
             log: log.clone(),
         };
         Ok(match server {
-            "chatroom" | "tmpfs" => {
+            "chatroom" | "memory" | "tmpfs" => {
                 let parent = match server {
                     "tmpfs" => &self.args.tmpfs,
                     _ => &self.args.work,
                 };
                 let data = parent.join(format!("chatroom-bench-data-{}", self.starts));
                 copy_dir(&self.template, &data)?;
-                chatroom(&self.args.server_bin, data)
+                let program = match server {
+                    "memory" => &self.args.memory_bin,
+                    _ => &self.args.server_bin,
+                };
+                chatroom(program, data)
             }
             "bare" => Launch {
                 name: server.to_owned(),
@@ -242,7 +258,7 @@ impl Bench {
 
     /// The crowd's identities: tokens for Chatroom, guest names otherwise.
     fn identities(&self, server: &str, count: usize) -> Vec<Identity> {
-        if server == "chatroom" || server == "tmpfs" {
+        if ["chatroom", "memory", "tmpfs"].contains(&server) {
             self.tokens.iter().take(count).cloned().collect()
         } else {
             Identity::guests("bench", count)
@@ -451,11 +467,12 @@ fn summary(runs: &[Run], servers: &[&str]) -> String {
         _ => "-".to_owned(),
     };
     out.push_str(&format!(
-        "\nChatroom's fan-out ÷ Node's: {}; ÷ bare socketioxide's: {}. Chatroom's memory per idle connection ÷ Node's: {}. Storage's cost (tmpfs ÷ chatroom fan-out): {}.\n\n",
+        "\nChatroom's fan-out ÷ Node's: {}; ÷ bare socketioxide's: {}. Chatroom's memory per idle connection ÷ Node's: {}. Fan-out with storage ÷ without (in-memory store): {}; ÷ SQLite on tmpfs: {}.\n\n",
         ratio(fanout("chatroom"), fanout("node")),
         ratio(fanout("chatroom"), fanout("bare")),
         ratio(idle("chatroom").map(|(_, kb)| kb), idle("node").map(|(_, kb)| kb)),
-        ratio(fanout("tmpfs"), fanout("chatroom")),
+        ratio(fanout("chatroom"), fanout("memory")),
+        ratio(fanout("chatroom"), fanout("tmpfs")),
     ));
     out
 }

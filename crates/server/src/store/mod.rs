@@ -8,13 +8,19 @@
 //! every message in it. An append returns only after its batch committed,
 //! with the id and time the database gave it.
 
+#[cfg(any(test, feature = "bench-memory-store"))]
+mod memory;
+mod recent;
 mod sql;
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use protocol::{ChatMessage, EventId, HistoryItem, HistoryPage, Timestamp, UserEvent};
+use protocol::{
+    ChatMessage, EventId, HISTORY_PAGE, HistoryItem, HistoryPage, Timestamp, UserEvent,
+};
+use recent::Recent;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -73,6 +79,37 @@ pub struct Retention {
 pub struct Store {
     db: Db,
     appends: mpsc::Sender<Append>,
+    /// The newest page, for entries (SQLite only; see `recent.rs`).
+    recent: Option<Recent>,
+    /// The conversation in memory instead of the database: only in the
+    /// benchmark's build (see `memory.rs`).
+    #[cfg(feature = "bench-memory-store")]
+    memory: memory::MemoryLog,
+}
+
+/// What the writer task writes to.
+struct Writer {
+    db: Db,
+    recent: Option<Recent>,
+    #[cfg(feature = "bench-memory-store")]
+    memory: memory::MemoryLog,
+}
+
+impl Writer {
+    /// Inserts a batch in one transaction; the ids in order.
+    async fn insert(
+        &self,
+        items: &[&NewItem],
+        timestamp: Timestamp,
+    ) -> Result<Vec<EventId>, sqlx::Error> {
+        #[cfg(feature = "bench-memory-store")]
+        return Ok(self.memory.insert(items, timestamp));
+        #[allow(unreachable_code)]
+        match &self.db {
+            Db::Sqlite(pool) => sql::sqlite::insert_batch(pool, items, timestamp).await,
+            Db::Postgres(pool) => sql::postgres::insert_batch(pool, items, timestamp).await,
+        }
+    }
 }
 
 /// The database underneath.
@@ -106,24 +143,54 @@ impl Store {
     /// SQLite in `data_dir/chatroom.db` (created, with the directory, on first
     /// start). Brings the schema up to date.
     pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Self, StoreError> {
-        let db = match database_url {
+        // Reads share a pool; the writer has a connection of its own, so
+        // a burst of reads (a thousand logins checked at once) never holds
+        // up the commits everyone is waiting for.
+        let (db, writer_db) = match database_url {
             Some(url) if url.starts_with("postgres:") || url.starts_with("postgresql:") => {
-                Db::Postgres(PgPoolOptions::new().max_connections(8).connect(url).await?)
+                let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
+                sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+                let writer = PgPoolOptions::new().max_connections(1).connect(url).await?;
+                (Db::Postgres(pool), Db::Postgres(writer))
             }
-            Some(url) => Db::Sqlite(sqlite_pool(SqliteConnectOptions::from_str(url)?).await?),
-            None => {
-                std::fs::create_dir_all(data_dir)?;
-                let options = SqliteConnectOptions::new().filename(data_dir.join("chatroom.db"));
-                Db::Sqlite(sqlite_pool(options).await?)
+            _ => {
+                let options = match database_url {
+                    Some(url) => SqliteConnectOptions::from_str(url)?,
+                    None => {
+                        std::fs::create_dir_all(data_dir)?;
+                        SqliteConnectOptions::new().filename(data_dir.join("chatroom.db"))
+                    }
+                };
+                let pool = sqlite_pool(options.clone(), 4).await?;
+                sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+                let writer = sqlite_pool(options, 1).await?;
+                (Db::Sqlite(pool), Db::Sqlite(writer))
             }
         };
-        match &db {
-            Db::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
-            Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
-        }
         let (appends, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(write_batches(db.clone(), queue));
-        Ok(Self { db, appends })
+        #[cfg(feature = "bench-memory-store")]
+        tracing::warn!(
+            "built with bench-memory-store: the conversation is kept in memory only and lost at exit"
+        );
+        let mut store = Self {
+            db,
+            appends,
+            recent: None,
+            #[cfg(feature = "bench-memory-store")]
+            memory: memory::MemoryLog::default(),
+        };
+        if let Db::Sqlite(_) = store.db {
+            let newest = store.before(EventId::MAX, HISTORY_PAGE).await?;
+            store.recent = Some(Recent::new(HISTORY_PAGE, newest));
+        }
+        let writer = Writer {
+            db: writer_db,
+            recent: store.recent.clone(),
+            #[cfg(feature = "bench-memory-store")]
+            memory: store.memory.clone(),
+        };
+        tokio::spawn(write_batches(writer, queue));
+        Ok(store)
     }
 
     /// Which database this is, for the log: "sqlite" or "postgres".
@@ -160,12 +227,24 @@ impl Store {
 
     /// The newest `limit` items, oldest first; `more` if older ones exist.
     pub async fn recent(&self, limit: usize) -> Result<HistoryPage, StoreError> {
+        if let Some(page) = self.recent.as_ref().and_then(|r| r.page(limit)) {
+            return Ok(page);
+        }
         self.before(EventId::MAX, limit).await
     }
 
     /// The `limit` items just before `id`, oldest first; `more` if older ones
     /// exist.
     pub async fn before(&self, id: EventId, limit: usize) -> Result<HistoryPage, StoreError> {
+        #[cfg(feature = "bench-memory-store")]
+        {
+            let mut items = self.memory.before(id, limit + 1);
+            let more = items.len() > limit;
+            items.truncate(limit);
+            items.reverse();
+            return Ok(HistoryPage { items, more });
+        }
+        #[allow(unreachable_code)]
         let id = i64::try_from(id).unwrap_or(i64::MAX);
         let mut items = match &self.db {
             Db::Sqlite(pool) => sql::sqlite::before(pool, id, fetch_limit(limit)).await?,
@@ -180,6 +259,14 @@ impl Store {
     /// The `limit` items just after `id`, oldest first; `more` if newer ones
     /// exist.
     pub async fn after(&self, id: EventId, limit: usize) -> Result<HistoryPage, StoreError> {
+        #[cfg(feature = "bench-memory-store")]
+        {
+            let mut items = self.memory.after(id, limit + 1);
+            let more = items.len() > limit;
+            items.truncate(limit);
+            return Ok(HistoryPage { items, more });
+        }
+        #[allow(unreachable_code)]
         let id = i64::try_from(id).unwrap_or(i64::MAX);
         let mut items = match &self.db {
             Db::Sqlite(pool) => sql::sqlite::after(pool, id, fetch_limit(limit)).await?,
@@ -200,6 +287,9 @@ impl Store {
                 Db::Sqlite(pool) => sql::sqlite::delete_older_than(pool, cutoff).await?,
                 Db::Postgres(pool) => sql::postgres::delete_older_than(pool, cutoff).await?,
             };
+            if let Some(recent) = &self.recent {
+                recent.deleted_older_than(cutoff);
+            }
         }
         if let Some(max_items) = retention.max_items {
             let keep = i64::try_from(max_items).unwrap_or(i64::MAX);
@@ -207,6 +297,9 @@ impl Store {
                 Db::Sqlite(pool) => sql::sqlite::keep_newest(pool, keep).await?,
                 Db::Postgres(pool) => sql::postgres::keep_newest(pool, keep).await?,
             };
+            if let Some(recent) = &self.recent {
+                recent.kept_newest(usize::try_from(max_items).unwrap_or(usize::MAX));
+            }
         }
         Ok(deleted)
     }
@@ -217,7 +310,10 @@ fn fetch_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1)
 }
 
-async fn sqlite_pool(options: SqliteConnectOptions) -> Result<SqlitePool, sqlx::Error> {
+async fn sqlite_pool(
+    options: SqliteConnectOptions,
+    connections: u32,
+) -> Result<SqlitePool, sqlx::Error> {
     let options = options
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -225,34 +321,20 @@ async fn sqlite_pool(options: SqliteConnectOptions) -> Result<SqlitePool, sqlx::
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(5));
     SqlitePoolOptions::new()
-        .max_connections(4)
+        .max_connections(connections)
         .connect_with(options)
         .await
 }
 
 /// The writer: takes whatever is queued (up to [`MAX_BATCH`]), commits it in
 /// one transaction, answers every append, and goes again.
-async fn write_batches(db: Db, mut queue: mpsc::Receiver<Append>) {
+async fn write_batches(writer: Writer, mut queue: mpsc::Receiver<Append>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let timestamp = now_millis();
         let items: Vec<&NewItem> = batch.iter().map(|a| &a.item).collect();
-        let written = match &db {
-            Db::Sqlite(pool) => sql::sqlite::insert_batch(pool, &items, timestamp).await,
-            Db::Postgres(pool) => sql::postgres::insert_batch(pool, &items, timestamp).await,
-        };
-        match written {
-            Ok(ids) => {
-                for (append, id) in batch.drain(..).zip(ids) {
-                    let stored = stored_item(append.item, id, timestamp);
-                    if let Some(publish) = append.publish {
-                        publish(&stored);
-                    }
-                    // The appender may have gone (its client left); the item
-                    // is stored all the same.
-                    let _ = append.done.send(Ok(stored));
-                }
-            }
+        match writer.insert(&items, timestamp).await {
+            Ok(ids) => committed(&mut batch, ids, timestamp, writer.recent.as_ref()),
             Err(error) => {
                 tracing::error!(%error, items = batch.len(), "could not store a batch");
                 for append in batch.drain(..) {
@@ -260,6 +342,27 @@ async fn write_batches(db: Db, mut queue: mpsc::Receiver<Append>) {
                 }
             }
         }
+    }
+}
+
+/// A batch is durable: publishes each item in order and answers its appender.
+fn committed(
+    batch: &mut Vec<Append>,
+    ids: Vec<EventId>,
+    timestamp: Timestamp,
+    recent: Option<&Recent>,
+) {
+    for (append, id) in batch.drain(..).zip(ids) {
+        let stored = stored_item(append.item, id, timestamp);
+        if let Some(recent) = recent {
+            recent.push(&stored);
+        }
+        if let Some(publish) = append.publish {
+            publish(&stored);
+        }
+        // The appender may have gone (its client left); the item is stored
+        // all the same.
+        let _ = append.done.send(Ok(stored));
     }
 }
 

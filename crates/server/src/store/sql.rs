@@ -5,8 +5,7 @@ use protocol::{ChatMessage, EventId, HistoryItem, UserEvent};
 
 use super::NewItem;
 
-const INSERT: &str = "INSERT INTO events (ts, kind, username, message, num_users) \
-                      VALUES ($1, $2, $3, $4, $5) RETURNING id";
+const INSERT_INTO: &str = "INSERT INTO events (ts, kind, username, message, num_users) ";
 const BEFORE: &str = "SELECT id, ts, kind, username, message, num_users FROM events \
                       WHERE id < $1 ORDER BY id DESC LIMIT $2";
 const AFTER: &str = "SELECT id, ts, kind, username, message, num_users FROM events \
@@ -87,33 +86,37 @@ fn rows_to_items(rows: Vec<Row>) -> Result<Vec<HistoryItem>, sqlx::Error> {
 }
 
 macro_rules! backend {
-    ($name:ident, $pool:ty) => {
+    ($name:ident, $pool:ty, $db:ty) => {
         /// The statements on this database.
         pub mod $name {
             use super::*;
 
-            /// Inserts `items` in one transaction, all stamped `ts`; their ids
-            /// in order.
+            /// Inserts `items` with one statement in one transaction, all
+            /// stamped `ts`; their ids in order. (Ids are assigned in the
+            /// order of the rows, so the returned ids, sorted, are the items'.)
             pub async fn insert_batch(
                 pool: &$pool,
                 items: &[&NewItem],
                 ts: i64,
             ) -> Result<Vec<EventId>, sqlx::Error> {
-                let mut tx = pool.begin().await?;
-                let mut ids = Vec::with_capacity(items.len());
-                for item in items {
+                let mut insert = sqlx::QueryBuilder::<$db>::new(INSERT_INTO);
+                insert.push_values(items, |mut row, item| {
                     let (kind, username, message, num_users) = columns(item);
-                    let id: i64 = sqlx::query_scalar(INSERT)
-                        .bind(ts)
-                        .bind(kind)
-                        .bind(username)
-                        .bind(message)
-                        .bind(num_users)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    ids.push(EventId::try_from(id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?);
-                }
+                    row.push_bind(ts)
+                        .push_bind(kind)
+                        .push_bind(username)
+                        .push_bind(message)
+                        .push_bind(num_users);
+                });
+                insert.push(" RETURNING id");
+                let mut tx = pool.begin().await?;
+                let ids: Vec<i64> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
                 tx.commit().await?;
+                let mut ids = ids
+                    .into_iter()
+                    .map(|id| EventId::try_from(id).map_err(|e| sqlx::Error::Decode(Box::new(e))))
+                    .collect::<Result<Vec<_>, _>>()?;
+                ids.sort_unstable();
                 Ok(ids)
             }
 
@@ -204,5 +207,5 @@ macro_rules! backend {
     };
 }
 
-backend!(sqlite, sqlx::SqlitePool);
-backend!(postgres, sqlx::PgPool);
+backend!(sqlite, sqlx::SqlitePool, sqlx::Sqlite);
+backend!(postgres, sqlx::PgPool, sqlx::Postgres);

@@ -231,6 +231,8 @@ async fn retention_keeps_the_newest(store: &Store) {
     assert_eq!(deleted, 6);
     let after = store.recent(100).await.unwrap();
     assert_eq!(after.items, before.items[6..]);
+    assert!(!after.more, "nothing older is left");
+    assert_eq!(store.recent(3).await.unwrap().items, before.items[7..]);
     // Nothing is older than a day; everything is older than "now".
     let day = Retention {
         max_age: Some(Duration::from_secs(86_400)),
