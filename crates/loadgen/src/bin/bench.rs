@@ -86,7 +86,7 @@ struct Args {
 /// Fan-out rates tried, messages per second from all senders together.
 const FANOUT_RATES: &[f64] = &[
     1.0, 2.0, 3.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0, 80.0, 100.0, 125.0, 150.0,
-    175.0, 200.0, 250.0, 300.0, 350.0, 400.0, 500.0, 600.0,
+    175.0, 200.0, 250.0, 300.0, 350.0, 400.0, 500.0, 600.0, 700.0, 800.0, 1000.0, 1200.0,
 ];
 /// Busy-room rates tried, messages per second from all 50 clients together.
 const BUSY_RATES: &[f64] = &[
