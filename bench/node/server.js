@@ -1,11 +1,16 @@
-// The benchmark's Node.js reference: the canonical Socket.IO chat demo's
-// server (socket.io's examples/chat) on socket.io v4 with its defaults, no
-// storage and no auth: what you would have written in JavaScript.
-// PORT=0 picks a free port; the one line on stdout says which.
+// The benchmark's Node.js reference, not part of the product: the canonical
+// Socket.IO chat demo's server (socket.io's examples/chat) on socket.io v4
+// with its defaults, no storage and no auth: what you would have written in
+// JavaScript. PORT is required; PORT=0 picks a free port, and the one line on
+// stdout says which.
 const { createServer } = require("node:http");
 const { Server } = require("socket.io");
 
-const port = Number(process.env.PORT ?? "3000");
+if (process.env.PORT === undefined || !/^\d+$/.test(process.env.PORT)) {
+  console.error("PORT must be set to a port number (0 picks a free one)");
+  process.exit(2);
+}
+const port = Number(process.env.PORT);
 const httpServer = createServer();
 const io = new Server(httpServer);
 let numUsers = 0;

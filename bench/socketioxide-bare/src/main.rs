@@ -4,8 +4,10 @@
 //! usernames in socket extensions, no storage and no auth. It is not part of
 //! the product; `bench/run` measures Chatroom against it.
 //!
-//! `PORT=0` picks a free port; the one line on stdout says which.
+//! `PORT` is required; `PORT=0` picks a free port, and the one line on stdout
+//! (`listening on http://127.0.0.1:<port>`) says which.
 
+use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -105,9 +107,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     io.ns("/", on_connect);
     let app = axum::Router::new().layer(layer);
 
-    let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
-    let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
-    println!("listening on http://{}", listener.local_addr()?);
+    let port: u16 = std::env::var("PORT")
+        .map_err(|_| "PORT must be set (0 picks a free port)")?
+        .parse()
+        .map_err(|_| "PORT must be a port number")?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "listening on http://{}", listener.local_addr()?)?;
+    stdout.flush()?;
+    drop(stdout);
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let mut term =
