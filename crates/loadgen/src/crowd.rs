@@ -195,7 +195,8 @@ impl Crowd {
     }
 
     /// The first `senders` clients send `new message` at `rate` per second
-    /// in total for `duration`; everyone listens `drain` longer. Returns what
+    /// in total for `duration`, evenly spread (sender `i` starts `i/senders`
+    /// of a period after the first, so they never send in bursts); everyone listens `drain` longer. Returns what
     /// every client received.
     pub async fn send(
         &mut self,
@@ -212,7 +213,7 @@ impl Crowd {
         let until = from + duration;
         for (i, commands) in self.commands.iter().enumerate() {
             let sending = (i < senders).then_some(Sending {
-                from,
+                from: from + stagger(period, i, senders),
                 period,
                 until,
             });
@@ -499,6 +500,13 @@ enum Scanned {
     Other,
 }
 
+/// How long after the first sender sender `i` of `senders` starts: the
+/// senders share one period evenly, so the total rate arrives as a steady
+/// stream, not as a burst of `senders` messages every period.
+fn stagger(period: Duration, i: usize, senders: usize) -> Duration {
+    period.mul_f64(i as f64 / senders.max(1) as f64)
+}
+
 /// Reads the few fields the generator needs without parsing the JSON: the
 /// generator's own messages carry `"message":"lg PHASE MICROS SEQ"`, room
 /// events `"numUsers":N`. (Names are JSON strings, so a quote inside one is
@@ -548,6 +556,17 @@ fn auth_payload(identity: &Identity) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn senders_share_the_period_evenly() {
+        let period = Duration::from_secs(10);
+        let starts: Vec<Duration> = (0..4).map(|i| stagger(period, i, 4)).collect();
+        assert_eq!(
+            starts,
+            [0, 2500, 5000, 7500].map(Duration::from_millis).to_vec()
+        );
+        assert_eq!(stagger(period, 0, 0), Duration::ZERO);
+    }
 
     #[test]
     fn scans_what_the_generator_needs() {
