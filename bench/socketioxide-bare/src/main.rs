@@ -7,7 +7,6 @@
 //! `PORT` is required; `PORT=0` picks a free port, and the one line on stdout
 //! (`listening on http://127.0.0.1:<port>`) says which.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -112,10 +111,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .parse()
         .map_err(|_| "PORT must be a port number")?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "listening on http://{}", listener.local_addr()?)?;
-    stdout.flush()?;
-    drop(stdout);
+    // Rust's stdout is line-buffered even into a pipe: the line goes out now.
+    println!("listening on http://{}", listener.local_addr()?);
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let mut term =

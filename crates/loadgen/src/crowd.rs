@@ -196,8 +196,8 @@ impl Crowd {
 
     /// The first `senders` clients send `new message` at `rate` per second
     /// in total for `duration`, evenly spread (sender `i` starts `i/senders`
-    /// of a period after the first, so they never send in bursts); everyone listens `drain` longer. Returns what
-    /// every client received.
+    /// of a period after the first, so they never send in bursts); everyone
+    /// listens `drain` longer. Returns what every client received.
     pub async fn send(
         &mut self,
         senders: usize,
