@@ -80,7 +80,8 @@ pub async fn run(
     let addr = listener
         .local_addr()
         .context("reading the listener's address")?;
-    let pruning = tokio::spawn(prune_regularly(state.store.clone(), state.retention));
+    let store = state.store.clone();
+    let pruning = tokio::spawn(prune_regularly(store.clone(), state.retention));
     let (router, io) = app(state);
     // Chat frames are small and latency-bound: send them at once instead of
     // letting Nagle's algorithm hold them back for coalescing.
@@ -102,6 +103,9 @@ pub async fn run(
     .await
     .context("serving HTTP")?;
     pruning.abort();
+    // Last: what the sockets' goodbyes stored is committed before the
+    // database closes.
+    store.close().await;
     tracing::info!("stopped");
     Ok(())
 }

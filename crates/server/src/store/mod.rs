@@ -78,7 +78,10 @@ pub struct Retention {
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
-    appends: mpsc::Sender<Append>,
+    /// The writer task's own connection (see [`Store::open`]), kept here to
+    /// close it.
+    writer_db: Db,
+    appends: mpsc::Sender<Job>,
     /// The newest page, for entries (SQLite only; see `recent.rs`).
     recent: Option<Recent>,
     /// The conversation in memory instead of the database: only in the
@@ -124,6 +127,15 @@ enum Db {
 /// broadcasts here, so every listener hears the conversation in id order.
 pub type Publish = Box<dyn FnOnce(&HistoryItem) + Send>;
 
+/// What the writer task is asked to do.
+#[derive(Debug)]
+enum Job {
+    /// Store an item.
+    Append(Append),
+    /// Answer once everything queued before is committed.
+    Flush(oneshot::Sender<()>),
+}
+
 struct Append {
     item: NewItem,
     publish: Option<Publish>,
@@ -163,6 +175,13 @@ impl Store {
                 };
                 let pool = sqlite_pool(options.clone(), 4).await?;
                 sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+                // A process that stopped without closing the store (a crash,
+                // a kill) leaves its write-ahead log behind; bring it into
+                // the database now, so it is neither replayed nor searched on
+                // every read from here on.
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(&pool)
+                    .await?;
                 let writer = sqlite_pool(options, 1).await?;
                 (Db::Sqlite(pool), Db::Sqlite(writer))
             }
@@ -174,6 +193,7 @@ impl Store {
         );
         let mut store = Self {
             db,
+            writer_db: writer_db.clone(),
             appends,
             recent: None,
             #[cfg(feature = "bench-memory-store")]
@@ -191,6 +211,25 @@ impl Store {
         };
         tokio::spawn(write_batches(writer, queue));
         Ok(store)
+    }
+
+    /// Closes the database connections, once the appends queued so far are
+    /// written. With SQLite the last connection to close folds the
+    /// write-ahead log into the database file and removes it. Appends after
+    /// this fail with [`StoreError::Closed`] or a database error.
+    pub async fn close(&self) {
+        // An empty append goes through the writer's queue after every
+        // earlier one: once it returns, they are committed.
+        let (done, flushed) = oneshot::channel();
+        if self.appends.send(Job::Flush(done)).await.is_ok() {
+            let _ = flushed.await;
+        }
+        for db in [&self.writer_db, &self.db] {
+            match db {
+                Db::Sqlite(pool) => pool.close().await,
+                Db::Postgres(pool) => pool.close().await,
+            }
+        }
     }
 
     /// Which database this is, for the log: "sqlite" or "postgres".
@@ -215,11 +254,11 @@ impl Store {
     ) -> Result<HistoryItem, StoreError> {
         let (done, stored) = oneshot::channel();
         self.appends
-            .send(Append {
+            .send(Job::Append(Append {
                 item,
                 publish,
                 done,
-            })
+            }))
             .await
             .map_err(|_| StoreError::Closed)?;
         stored.await.map_err(|_| StoreError::Closed)?
@@ -328,18 +367,36 @@ async fn sqlite_pool(
 
 /// The writer: takes whatever is queued (up to [`MAX_BATCH`]), commits it in
 /// one transaction, answers every append, and goes again.
-async fn write_batches(writer: Writer, mut queue: mpsc::Receiver<Append>) {
+async fn write_batches(writer: Writer, mut queue: mpsc::Receiver<Job>) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let timestamp = now_millis();
-        let items: Vec<&NewItem> = batch.iter().map(|a| &a.item).collect();
-        match writer.insert(&items, timestamp).await {
-            Ok(ids) => committed(&mut batch, ids, timestamp, writer.recent.as_ref()),
-            Err(error) => {
-                tracing::error!(%error, items = batch.len(), "could not store a batch");
-                for append in batch.drain(..) {
-                    let _ = append.done.send(Err(StoreError::Write(error.to_string())));
-                }
+    let mut flushes = Vec::new();
+    while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        for job in jobs.drain(..) {
+            match job {
+                Job::Append(append) => batch.push(append),
+                Job::Flush(done) => flushes.push(done),
+            }
+        }
+        if !batch.is_empty() {
+            write_batch(&writer, &mut batch).await;
+        }
+        for done in flushes.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Commits a batch in one transaction and answers every append in it.
+async fn write_batch(writer: &Writer, batch: &mut Vec<Append>) {
+    let timestamp = now_millis();
+    let items: Vec<&NewItem> = batch.iter().map(|a| &a.item).collect();
+    match writer.insert(&items, timestamp).await {
+        Ok(ids) => committed(batch, ids, timestamp, writer.recent.as_ref()),
+        Err(error) => {
+            tracing::error!(%error, items = batch.len(), "could not store a batch");
+            for append in batch.drain(..) {
+                let _ = append.done.send(Err(StoreError::Write(error.to_string())));
             }
         }
     }

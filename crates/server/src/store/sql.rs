@@ -165,15 +165,23 @@ macro_rules! backend {
                 password_hash: &str,
                 created_at: i64,
             ) -> Result<Option<i64>, sqlx::Error> {
-                let inserted = sqlx::query_scalar(INSERT_USER)
+                // `fetch_all`, not `fetch_one`: SQLite runs its automatic
+                // checkpoint only when a statement is stepped to its end;
+                // one reset after its first row commits without it, and
+                // the write-ahead log grows without bound.
+                let inserted: Result<Vec<i64>, _> = sqlx::query_scalar(INSERT_USER)
                     .bind(username)
                     .bind(name_key)
                     .bind(password_hash)
                     .bind(created_at)
-                    .fetch_one(pool)
+                    .fetch_all(pool)
                     .await;
                 match inserted {
-                    Ok(id) => Ok(Some(id)),
+                    Ok(ids) => ids
+                        .first()
+                        .copied()
+                        .map(Some)
+                        .ok_or(sqlx::Error::RowNotFound),
                     Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(None),
                     Err(e) => Err(e),
                 }

@@ -250,3 +250,58 @@ async fn retention_keeps_the_newest(store: &Store) {
     let next = store.append(message(99)).await.unwrap();
     assert!(next.id() > after.items.last().unwrap().id());
 }
+
+/// The size of SQLite's write-ahead log in `dir` (0 when there is none).
+fn wal_len(dir: &std::path::Path) -> u64 {
+    std::fs::metadata(dir.join("chatroom.db-wal")).map_or(0, |m| m.len())
+}
+
+/// SQLite's write-ahead log is folded into the database file when the store
+/// closes, and when a store opens on a log that a stopped process left.
+#[tokio::test]
+async fn sqlite_log_is_folded_in_on_open_and_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(None, dir.path()).await.unwrap();
+    for i in 0..50 {
+        store.append(message(i)).await.unwrap();
+    }
+    assert!(wal_len(dir.path()) > 0, "commits go to the log first");
+
+    // A second process, as after a crash of the first.
+    let reopened = Store::open(None, dir.path()).await.unwrap();
+    assert_eq!(wal_len(dir.path()), 0, "opening folds a leftover log in");
+    assert_eq!(reopened.recent(100).await.unwrap().items.len(), 50);
+    reopened.append(message(50)).await.unwrap();
+
+    store.close().await;
+    reopened.close().await;
+    assert!(
+        !dir.path().join("chatroom.db-wal").exists(),
+        "closing the last connection removes the log"
+    );
+    let again = Store::open(None, dir.path()).await.unwrap();
+    assert_eq!(again.recent(100).await.unwrap().items.len(), 51);
+    again.close().await;
+}
+
+/// Creating many accounts keeps the log short: SQLite's automatic
+/// checkpoints (every 1,000 pages, about 4 MB) are not starved by a reader.
+#[tokio::test]
+async fn sqlite_log_stays_short_while_accounts_are_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(None, dir.path()).await.unwrap();
+    let mut longest = 0;
+    for i in 0..1_500 {
+        let created = store
+            .create_user(&format!("user{i}"), "$argon2id$not-checked-here")
+            .await
+            .unwrap();
+        assert!(created.is_some());
+        longest = longest.max(wal_len(dir.path()));
+    }
+    assert!(
+        longest < 8 << 20,
+        "the log grew to {longest} bytes: checkpoints are starved"
+    );
+    store.close().await;
+}
