@@ -216,10 +216,10 @@ impl Store {
     /// Closes the database connections, once the appends queued so far are
     /// written. With SQLite the last connection to close folds the
     /// write-ahead log into the database file and removes it. Appends after
-    /// this fail with [`StoreError::Closed`] or a database error.
+    /// this fail with [`StoreError::Write`] (the pool is closed).
     pub async fn close(&self) {
-        // An empty append goes through the writer's queue after every
-        // earlier one: once it returns, they are committed.
+        // A flush goes through the writer's queue after every earlier
+        // append: once it is answered, they are committed.
         let (done, flushed) = oneshot::channel();
         if self.appends.send(Job::Flush(done)).await.is_ok() {
             let _ = flushed.await;
