@@ -214,15 +214,27 @@ impl Store {
     }
 
     /// Closes the database connections, once the appends queued so far are
-    /// written. With SQLite the last connection to close folds the
-    /// write-ahead log into the database file and removes it. Appends after
-    /// this fail with [`StoreError::Write`] (the pool is closed).
+    /// written. With SQLite the write-ahead log is folded into the database
+    /// file and emptied first; the last connection to close then removes
+    /// it. Appends after this fail with [`StoreError::Write`] (the pool is
+    /// closed).
     pub async fn close(&self) {
         // A flush goes through the writer's queue after every earlier
         // append: once it is answered, they are committed.
         let (done, flushed) = oneshot::channel();
         if self.appends.send(Job::Flush(done)).await.is_ok() {
             let _ = flushed.await;
+        }
+        // The checkpoint is explicit because sqlx's `Pool::close` can return
+        // while a connection is still on its way back to the pool
+        // (launchbadge/sqlx#3217): the file's removal by the last connection
+        // may then come a moment later, but its content is in already.
+        if let Db::Sqlite(pool) = &self.writer_db
+            && let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(pool)
+                .await
+        {
+            tracing::warn!(%error, "could not fold the SQLite log in at close");
         }
         for db in [&self.writer_db, &self.db] {
             match db {
