@@ -149,6 +149,10 @@ struct Bench {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     std::fs::create_dir_all(&args.work)?;
+    // Where the results go, before a run that may take half an hour.
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
     let template = args.work.join("seeded");
     let tokens_file = args.work.join("tokens.tsv");
     let wanted = args

@@ -373,6 +373,10 @@ async fn sqlite_pool(
         .busy_timeout(Duration::from_secs(5));
     SqlitePoolOptions::new()
         .max_connections(connections)
+        // sqlx pings a connection before lending it, by default, in case the
+        // server hung up; an SQLite connection is a file in this process,
+        // and the ping is a round trip to its thread on every query.
+        .test_before_acquire(false)
         .connect_with(options)
         .await
 }

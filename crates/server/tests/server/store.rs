@@ -3,11 +3,12 @@
 //! is dropped afterwards. Every test runs once on each.
 
 use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::join_all;
 use protocol::{EventId, HistoryItem};
-use server::store::{NewItem, Retention, Store};
+use server::store::{NewItem, Publish, Retention, Store};
 
 /// Where the PostgreSQL tests run (the machine's local server, trust auth).
 const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -213,6 +214,49 @@ async fn concurrent_writers_get_unique_increasing_ids(store: &Store) {
     assert_eq!(read.len(), WRITERS * EACH);
     assert!(read.windows(2).all(|w| w[0] < w[1]));
     assert_eq!(read.into_iter().collect::<HashSet<_>>(), unique);
+}
+
+on_both!(committed_items_are_published_in_order_before_their_appends_return);
+async fn committed_items_are_published_in_order_before_their_appends_return(store: &Store) {
+    const WRITERS: usize = 20;
+    const EACH: usize = 10;
+    let published = Arc::new(Mutex::new(Vec::new()));
+    let writers = (0..WRITERS).map(|w| {
+        let (store, published) = (store.clone(), published.clone());
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            for i in 0..EACH {
+                // Every other writer appends items nobody hears of.
+                let heard = w % 2 == 0;
+                let publish: Option<Publish> = heard.then(|| {
+                    let published = published.clone();
+                    Box::new(move |item: &HistoryItem| published.lock().unwrap().push(item.id()))
+                        as Publish
+                });
+                let stored = store
+                    .append_and_publish(message(w * EACH + i), publish)
+                    .await
+                    .unwrap();
+                if heard {
+                    assert!(
+                        published.lock().unwrap().contains(&stored.id()),
+                        "published before the append returned"
+                    );
+                    mine.push(stored.id());
+                }
+            }
+            mine
+        })
+    });
+    let mut expected: Vec<EventId> = join_all(writers)
+        .await
+        .into_iter()
+        .flat_map(Result::unwrap)
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(expected.len(), WRITERS / 2 * EACH);
+    let published = published.lock().unwrap().clone();
+    assert_eq!(published, expected, "each once, in id order");
 }
 
 on_both!(retention_keeps_the_newest);
