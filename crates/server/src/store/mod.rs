@@ -27,6 +27,10 @@ use sqlx::sqlite::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+/// Folds SQLite's write-ahead log into the database file and empties it
+/// (at open, after a process that did not close the store; and at close).
+const FOLD_IN_LOG: &str = "PRAGMA wal_checkpoint(TRUNCATE)";
+
 /// The most appends one transaction takes.
 const MAX_BATCH: usize = 512;
 
@@ -179,9 +183,7 @@ impl Store {
                 // a kill) leaves its write-ahead log behind; bring it into
                 // the database now, so it is neither replayed nor searched on
                 // every read from here on.
-                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                    .execute(&pool)
-                    .await?;
+                sqlx::query(FOLD_IN_LOG).execute(&pool).await?;
                 let writer = sqlite_pool(options, 1).await?;
                 (Db::Sqlite(pool), Db::Sqlite(writer))
             }
@@ -230,9 +232,7 @@ impl Store {
         // (launchbadge/sqlx#3217): the file's removal by the last connection
         // may then come a moment later, but its content is in already.
         if let Db::Sqlite(pool) = &self.writer_db
-            && let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(pool)
-                .await
+            && let Err(error) = sqlx::query(FOLD_IN_LOG).execute(pool).await
         {
             tracing::warn!(%error, "could not fold the SQLite log in at close");
         }
