@@ -11,7 +11,7 @@ use socketioxide::SocketIo;
 
 use crate::Config;
 use crate::auth::{AuthError, Tokens};
-use crate::chat::Room;
+use crate::chat::{Limits, Room};
 use crate::http::Throttle;
 use crate::store::{Retention, Store, StoreError};
 
@@ -41,6 +41,10 @@ pub struct AppState {
     pub tokens: Tokens,
     /// Counts failed logins.
     pub throttle: Throttle,
+    /// What each account and connection may send and hold.
+    pub limits: Limits,
+    /// The transport's limits on connections.
+    pub connections: ConnectionSettings,
     /// Whether connections without a login may enter.
     pub allow_guests: bool,
     /// The Socket.IO handle (set by [`crate::app`]), to disconnect a logged-out
@@ -76,12 +80,27 @@ impl AppState {
             retention: config.retention(),
             tokens,
             throttle: Throttle::default(),
+            limits: Limits::new(config.rate_settings()),
+            connections: ConnectionSettings {
+                per_address: config.connections_per_address,
+                header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
+            },
             allow_guests: config.allow_guests,
             io: None,
             max_payload: config.max_payload,
             send_queue: config.send_queue.max(16),
         })
     }
+}
+
+/// Limits on TCP connections, applied as they are accepted.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionSettings {
+    /// Open connections per client address; 0 means no limit.
+    pub per_address: usize,
+    /// How long a client may take to send a request's headers, or stay idle
+    /// between requests.
+    pub header_timeout: Duration,
 }
 
 impl std::fmt::Debug for AppState {

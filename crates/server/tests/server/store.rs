@@ -10,38 +10,13 @@ use futures::future::join_all;
 use protocol::{EventId, HistoryItem};
 use server::store::{NewItem, Publish, Retention, Store};
 
-/// Where the PostgreSQL tests run (the machine's local server, trust auth).
-const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+use crate::support::PostgresSchema;
 
 /// A store and whatever must be cleaned up after it.
 struct TestStore {
     store: Store,
     _sqlite_dir: Option<tempfile::TempDir>,
-    postgres_schema: Option<String>,
-}
-
-impl Drop for TestStore {
-    fn drop(&mut self) {
-        if let Some(schema) = self.postgres_schema.take() {
-            // Drop can't await: drop the schema from a small runtime of its own.
-            let dropped = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?;
-                runtime.block_on(async {
-                    let pool = sqlx::PgPool::connect(POSTGRES).await?;
-                    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                        .execute(&pool)
-                        .await?;
-                    Ok::<_, anyhow::Error>(())
-                })
-            })
-            .join();
-            if !matches!(dropped, Ok(Ok(()))) {
-                eprintln!("could not drop a test schema: {dropped:?}");
-            }
-        }
-    }
+    _postgres_schema: Option<PostgresSchema>,
 }
 
 async fn sqlite() -> TestStore {
@@ -50,44 +25,20 @@ async fn sqlite() -> TestStore {
     TestStore {
         store,
         _sqlite_dir: Some(dir),
-        postgres_schema: None,
+        _postgres_schema: None,
     }
 }
 
 async fn postgres() -> TestStore {
-    let schema = format!("test_{}", uuid_like());
-    let pool = sqlx::PgPool::connect(POSTGRES)
-        .await
-        .expect("PostgreSQL at 127.0.0.1:5432 (scripts/test starts it)");
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    let url = format!("{POSTGRES}?options=-c%20search_path%3D{schema}");
-    let store = Store::open(Some(&url), std::path::Path::new("unused"))
+    let schema = PostgresSchema::new().await;
+    let store = Store::open(Some(&schema.url), std::path::Path::new("unused"))
         .await
         .unwrap();
     TestStore {
         store,
         _sqlite_dir: None,
-        postgres_schema: Some(schema),
+        _postgres_schema: Some(schema),
     }
-}
-
-/// A name no other test run uses.
-fn uuid_like() -> String {
-    let dir = tempfile::Builder::new().prefix("").tempdir().unwrap();
-    let name = dir
-        .path()
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .to_lowercase();
-    name.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect::<String>()
-        + &format!("{}", std::process::id())
 }
 
 /// Runs a test body once on SQLite and once on PostgreSQL.
