@@ -65,6 +65,12 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
 
+    /// Seconds the database may take to commit a batch of messages (reads get
+    /// half); past it the senders are answered `internal`, and the health
+    /// check says the database is unreachable.
+    #[arg(long, env = "CHATROOM_DATABASE_TIMEOUT_SECS", default_value_t = 10)]
+    pub database_timeout_secs: u64,
+
     /// Delete messages and joins/leaves older than this many days; 0 keeps
     /// them forever.
     #[arg(long, env = "CHATROOM_RETENTION_DAYS", default_value_t = 0)]
@@ -208,6 +214,15 @@ impl Config {
             refusals: self.refusals_before_disconnect,
             in_flight: self.events_in_flight.max(1),
             sockets_per_account: self.sockets_per_account.max(1),
+        }
+    }
+
+    /// The database's time limits as the store takes them.
+    pub fn database_timeouts(&self) -> crate::store::Timeouts {
+        let commit = std::time::Duration::from_secs(self.database_timeout_secs.max(1));
+        crate::store::Timeouts {
+            commit,
+            read: commit / 2,
         }
     }
 

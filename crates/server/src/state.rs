@@ -60,7 +60,12 @@ impl AppState {
     /// The state for a server configured by `config`: opens (and if need be
     /// creates and migrates) its store.
     pub async fn open(config: &Config) -> Result<Self, StartError> {
-        let store = Store::open(config.database_url.as_deref(), &config.data_dir).await?;
+        let store = Store::open_with(
+            config.database_url.as_deref(),
+            &config.data_dir,
+            config.database_timeouts(),
+        )
+        .await?;
         let tokens = Tokens::load(
             config.jwt_secret.as_ref().map(|s| s.0.as_str()),
             &config.data_dir,

@@ -38,13 +38,27 @@ const MAX_BATCH: usize = 512;
 /// and `submit` is refused ([`StoreError::Busy`]).
 const QUEUE: usize = 8_192;
 
-/// The longest one batch may take to commit before every append in it is
-/// answered with an error: a stalled disk or an unreachable PostgreSQL must
-/// not leave senders waiting without end.
-const COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the database may take before the store gives up on it: a
+/// stalled disk or an unreachable PostgreSQL must not leave senders and
+/// readers waiting without end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// The longest one batch may take to commit before every append in it
+    /// is answered with [`StoreError::Timeout`] (PostgreSQL's
+    /// `statement_timeout` too).
+    pub commit: Duration,
+    /// The longest a read (a page of history, an account) may take.
+    pub read: Duration,
+}
 
-/// The longest a read (a page of history, an account) may take.
-const READ_TIMEOUT: Duration = Duration::from_secs(5);
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            commit: Duration::from_secs(10),
+            read: Duration::from_secs(5),
+        }
+    }
+}
 
 /// How long to wait for a pooled connection before giving up.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -110,6 +124,8 @@ pub struct Store {
     appends: mpsc::Sender<Job>,
     /// The newest page, for entries (SQLite only; see `recent.rs`).
     recent: Option<Recent>,
+    /// How long the database may take.
+    timeouts: Timeouts,
     /// The conversation in memory instead of the database: only in the
     /// benchmark's build (see `memory.rs`).
     #[cfg(feature = "bench-memory-store")]
@@ -120,6 +136,8 @@ pub struct Store {
 struct Writer {
     db: Db,
     recent: Option<Recent>,
+    /// The longest a batch may take to commit.
+    commit_timeout: Duration,
     #[cfg(feature = "bench-memory-store")]
     memory: memory::MemoryLog,
 }
@@ -164,11 +182,12 @@ impl Pending {
     }
 }
 
-/// Runs a database call within [`READ_TIMEOUT`].
+/// Runs a database call within `limit`.
 async fn timed<T>(
+    limit: Duration,
     call: impl std::future::Future<Output = Result<T, sqlx::Error>>,
 ) -> Result<T, StoreError> {
-    match tokio::time::timeout(READ_TIMEOUT, call).await {
+    match tokio::time::timeout(limit, call).await {
         Ok(result) => Ok(result?),
         Err(_) => Err(StoreError::Timeout),
     }
@@ -202,6 +221,15 @@ impl Store {
     /// SQLite in `data_dir/chatroom.db` (created, with the directory, on first
     /// start). Brings the schema up to date.
     pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(database_url, data_dir, Timeouts::default()).await
+    }
+
+    /// [`Store::open`], with the database's time limits.
+    pub async fn open_with(
+        database_url: Option<&str>,
+        data_dir: &Path,
+        timeouts: Timeouts,
+    ) -> Result<Self, StoreError> {
         // Reads share a pool; the writer has a connection of its own, so
         // a burst of reads (a thousand logins checked at once) never holds
         // up the commits everyone is waiting for.
@@ -209,7 +237,7 @@ impl Store {
             Some(url) if url.starts_with("postgres:") || url.starts_with("postgresql:") => {
                 // The server gives up on a statement that runs past the
                 // commit timeout too, so a stuck query frees its connection.
-                let timeout = format!("{}ms", COMMIT_TIMEOUT.as_millis());
+                let timeout = format!("{}ms", timeouts.commit.as_millis());
                 let options =
                     PgConnectOptions::from_str(url)?.options([("statement_timeout", timeout)]);
                 let pool = PgPoolOptions::new()
@@ -254,6 +282,7 @@ impl Store {
             writer_db: writer_db.clone(),
             appends,
             recent: None,
+            timeouts,
             #[cfg(feature = "bench-memory-store")]
             memory: memory::MemoryLog::default(),
         };
@@ -264,6 +293,7 @@ impl Store {
         let writer = Writer {
             db: writer_db,
             recent: store.recent.clone(),
+            commit_timeout: timeouts.commit,
             #[cfg(feature = "bench-memory-store")]
             memory: store.memory.clone(),
         };
@@ -350,7 +380,7 @@ impl Store {
         Ok(Pending(stored))
     }
 
-    /// Whether the database answers, within [`READ_TIMEOUT`].
+    /// Whether the database answers, within the read timeout.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let ping = async {
             match &self.db {
@@ -358,7 +388,7 @@ impl Store {
                 Db::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
             }
         };
-        timed(ping).await
+        timed(self.timeouts.read, ping).await
     }
 
     /// The newest `limit` items, oldest first; `more` if older ones exist.
@@ -382,7 +412,7 @@ impl Store {
         }
         #[allow(unreachable_code)]
         let id = i64::try_from(id).unwrap_or(i64::MAX);
-        let mut items = timed(async {
+        let mut items = timed(self.timeouts.read, async {
             match &self.db {
                 Db::Sqlite(pool) => sql::sqlite::before(pool, id, fetch_limit(limit)).await,
                 Db::Postgres(pool) => sql::postgres::before(pool, id, fetch_limit(limit)).await,
@@ -407,7 +437,7 @@ impl Store {
         }
         #[allow(unreachable_code)]
         let id = i64::try_from(id).unwrap_or(i64::MAX);
-        let mut items = timed(async {
+        let mut items = timed(self.timeouts.read, async {
             match &self.db {
                 Db::Sqlite(pool) => sql::sqlite::after(pool, id, fetch_limit(limit)).await,
                 Db::Postgres(pool) => sql::postgres::after(pool, id, fetch_limit(limit)).await,
@@ -504,7 +534,7 @@ async fn write_batch(writer: &Writer, batch: &mut Vec<Append>) {
     let timestamp = now_millis();
     let items: Vec<&NewItem> = batch.iter().map(|a| &a.item).collect();
     let inserted =
-        match tokio::time::timeout(COMMIT_TIMEOUT, writer.insert(&items, timestamp)).await {
+        match tokio::time::timeout(writer.commit_timeout, writer.insert(&items, timestamp)).await {
             Ok(inserted) => inserted.map_err(StoreError::from),
             // Dropping the insert rolls its transaction back.
             Err(_) => Err(StoreError::Timeout),
@@ -618,7 +648,7 @@ impl Store {
     /// The account with this name (case-insensitively).
     pub async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
         let key = username.to_lowercase();
-        let row = timed(async {
+        let row = timed(self.timeouts.read, async {
             match &self.db {
                 Db::Sqlite(pool) => sql::sqlite::user_by_key(pool, &key).await,
                 Db::Postgres(pool) => sql::postgres::user_by_key(pool, &key).await,
@@ -630,7 +660,7 @@ impl Store {
 
     /// The account with this id.
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
-        let row = timed(async {
+        let row = timed(self.timeouts.read, async {
             match &self.db {
                 Db::Sqlite(pool) => sql::sqlite::user_by_id(pool, id).await,
                 Db::Postgres(pool) => sql::postgres::user_by_id(pool, id).await,

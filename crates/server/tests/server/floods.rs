@@ -334,3 +334,42 @@ async fn a_refusal_says_when_to_send_again() {
     assert_eq!(error.message, "slow down: you can send again in 10 s");
     assert!(alice.is_open(), "one refusal is no reason to disconnect");
 }
+
+/// A database that stops answering (here, a lock held on the conversation's
+/// table) costs a sender an `internal` refusal within the database timeout,
+/// not a hang; the connection stays up and the chat goes on once it is back.
+#[tokio::test]
+async fn a_stalled_database_is_answered_internal_in_bounded_time() {
+    let db = crate::support::PostgresSchema::new().await;
+    let mut flags = vec![
+        "--allow-guests",
+        "--database-url",
+        db.url.as_str(),
+        "--database-timeout-secs",
+        "1",
+    ];
+    flags.extend_from_slice(UNLIMITED);
+    let app = spawn_app_with(&flags).await;
+    let (alice, _) = app.join("alice").await;
+    let (mut bob, _) = app.join("bob").await;
+
+    let mut lock = db.connect().await;
+    sqlx::query("BEGIN").execute(&mut lock).await.unwrap();
+    sqlx::query("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    // The client gives up after 5 s: the answer comes before that.
+    let Ack::Err(error) = alice.request(&NewMessage("lost".into())).await.unwrap() else {
+        panic!("a message cannot be stored while the table is locked");
+    };
+    assert_eq!(error.code, ErrorCode::Internal);
+    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+
+    let ack = alice.request(&NewMessage("back".into())).await.unwrap();
+    assert!(matches!(ack, Ack::Ok(_)), "{ack:?}");
+    match bob.next_event(WAIT).await.unwrap() {
+        ServerEvent::NewMessage(m) => assert_eq!(m.message, "back", "the refused one never came"),
+        other => panic!("expected alice's message, got {other:?}"),
+    }
+}

@@ -211,6 +211,31 @@ async fn committed_items_are_published_in_order_before_their_appends_return(stor
 }
 
 on_both!(retention_keeps_the_newest);
+
+/// Retention deletes a large backlog in chunks (of 1,000), all of it.
+async fn retention_deletes_a_backlog_in_chunks(store: &Store) {
+    join_all((0..2_600).map(|i| store.append(message(i))))
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let newest = store.recent(100).await.unwrap();
+    let keep_100 = Retention {
+        max_age: None,
+        max_items: Some(100),
+    };
+    assert_eq!(store.prune(keep_100).await.unwrap(), 2_500);
+    let kept = store.after(0, 200).await.unwrap();
+    assert_eq!(kept.items, newest.items, "exactly the newest 100 are kept");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let everything = Retention {
+        max_age: Some(Duration::from_millis(1)),
+        max_items: None,
+    };
+    assert_eq!(store.prune(everything).await.unwrap(), 100);
+}
+
+on_both!(retention_deletes_a_backlog_in_chunks);
 async fn retention_keeps_the_newest(store: &Store) {
     for i in 0..10 {
         store.append(message(i)).await.unwrap();
