@@ -37,7 +37,7 @@ const TOO_MANY: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\n\
 content-type: application/json\r\n\
 retry-after: 10\r\n\
 connection: close\r\n\
-content-length: 52\r\n\
+content-length: 51\r\n\
 \r\n\
 {\"error\":\"too many connections from your address\"}\n";
 

@@ -161,8 +161,10 @@ impl Drop for Admitted {
         self.connection.0.in_flight.fetch_sub(1, Ordering::AcqRel);
         // A turn dropped while an earlier event still runs (the handler gave
         // up early) must not let the next event overtake that one.
-        if let (Some(previous), Some(done)) = (self.previous.take(), self.done.take()) {
-            tokio::spawn(async move {
+        if let (Some(previous), Some(done)) = (self.previous.take(), self.done.take())
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
                 let _ = previous.await;
                 drop(done);
             });
