@@ -95,7 +95,16 @@ test("without guests, the official client needs a token, and then chats", async 
 // of lines sends it, arrives in the order sent (before each connection's
 // events took turns, about half of such runs arrived reordered).
 const burstTest = base.extend<{ burstServer: Server }>({
-  burstServer: serverFixture(["--message-burst", "1000", "--message-rate", "60000"]),
+  burstServer: serverFixture([
+    "--message-burst",
+    "1000",
+    "--message-rate",
+    "60000",
+    "--events-in-flight",
+    "1000",
+    "--event-burst",
+    "1000",
+  ]),
 });
 
 burstTest("the official client's burst of 200 arrives in the order sent", async ({ burstServer: server }) => {

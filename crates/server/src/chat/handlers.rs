@@ -259,10 +259,13 @@ pub async fn typing(
         return;
     };
     match room.typing(s.id) {
-        Ok(Some(username)) => {
-            room.broadcast(Some(s.id), &ServerEvent::Typing(UserTyping { username }));
+        Ok(told) => {
+            if let Some(username) = told {
+                room.broadcast(Some(s.id), &ServerEvent::Typing(UserTyping { username }));
+            }
+            // A client that asked for an answer gets one, told or coalesced.
+            reply(&s, ack, &Ack::Ok(()));
         }
-        Ok(None) => {}
         Err(NotInRoom) => refuse(&s, ack, event::TYPING, not_joined()),
     }
 }
@@ -279,13 +282,13 @@ pub async fn stop_typing(
         return;
     };
     match room.stop_typing(s.id) {
-        Ok(Some(username)) => {
-            room.broadcast(
-                Some(s.id),
-                &ServerEvent::StopTyping(UserTyping { username }),
-            );
+        Ok(told) => {
+            if let Some(username) = told {
+                let stopped = ServerEvent::StopTyping(UserTyping { username });
+                room.broadcast(Some(s.id), &stopped);
+            }
+            reply(&s, ack, &Ack::Ok(()));
         }
-        Ok(None) => {}
         Err(NotInRoom) => refuse(&s, ack, event::STOP_TYPING, not_joined()),
     }
 }
@@ -417,8 +420,9 @@ fn refuse(s: &SocketRef, ack: AckSender, event: &str, error: AckError) {
 }
 
 fn reply<T: Serialize>(s: &SocketRef, ack: AckSender, answer: &Ack<T>) {
+    // Debug, not warn: a flooding client's full queue would fill the log.
     if let Err(error) = ack.send(answer) {
-        tracing::warn!(socket = %s.id, %error, "could not send an acknowledgement");
+        tracing::debug!(socket = %s.id, %error, "could not send an acknowledgement");
     }
 }
 

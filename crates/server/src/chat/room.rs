@@ -43,6 +43,13 @@ struct Inner {
 /// 6 s: a little under 3 s lets every repeat of a real page through.
 pub const TYPING_REPEAT: Duration = Duration::from_millis(2_500);
 
+/// The least time between two typing broadcasts (`typing` or `stop typing`)
+/// of one user, whatever comes between: a client alternating `typing`,
+/// `stop typing` and messages is still told to the others at most once a
+/// second. (A `stop typing` that comes sooner is dropped: the others'
+/// pages forget the typist by themselves, or on its message.)
+pub const TYPING_GAP: Duration = Duration::from_secs(1);
+
 /// How long a lagging connection's `too slow` notice and disconnect may wait
 /// for room in its send queue; a connection that drains nothing for this
 /// long is closed by the Engine.IO heartbeat anyway (its ping cannot be
@@ -78,6 +85,8 @@ struct Member {
     /// When the others were last told this user is typing, until they hear
     /// it stopped (or a message).
     typing_announced: Option<Instant>,
+    /// When the others last heard of this user's typing, either way.
+    typing_told: Option<Instant>,
 }
 
 /// The connection has not entered the room.
@@ -146,6 +155,7 @@ impl Room {
                         connections: 1,
                         arrival,
                         typing_announced: None,
+                        typing_told: None,
                     },
                 );
                 true
@@ -244,13 +254,15 @@ impl Room {
     pub fn typing(&self, sid: Sid) -> Result<Option<String>, NotInRoom> {
         let now = Instant::now();
         self.with_member(sid, |member| {
-            if member
-                .typing_announced
-                .is_some_and(|at| now.duration_since(at) < TYPING_REPEAT)
+            let recent =
+                |at: Option<Instant>, within| at.is_some_and(|at| now.duration_since(at) < within);
+            if recent(member.typing_announced, TYPING_REPEAT)
+                || recent(member.typing_told, TYPING_GAP)
             {
                 return None;
             }
             member.typing_announced = Some(now);
+            member.typing_told = Some(now);
             Some(member.name.clone())
         })
     }
@@ -258,13 +270,23 @@ impl Room {
     /// Connection `sid`'s user stopped typing: their name if the others were
     /// told they started.
     pub fn stop_typing(&self, sid: Sid) -> Result<Option<String>, NotInRoom> {
+        let now = Instant::now();
         self.with_member(sid, |member| {
-            member.typing_announced.take().map(|_| member.name.clone())
+            member.typing_announced.take()?;
+            if member
+                .typing_told
+                .is_some_and(|at| now.duration_since(at) < TYPING_GAP)
+            {
+                return None;
+            }
+            member.typing_told = Some(now);
+            Some(member.name.clone())
         })
     }
 
     /// Connection `sid`'s user sent a message, which ends their typing line
-    /// on every page: their next `typing` is news again.
+    /// on every page: their next `typing` is news again (after
+    /// [`TYPING_GAP`]).
     pub fn sent_message(&self, sid: Sid) {
         let _ = self.with_member(sid, |member| member.typing_announced = None);
     }
@@ -421,15 +443,27 @@ mod tests {
             assert_eq!(room.typing(tab1), Ok(None));
             assert_eq!(room.typing(tab2), Ok(None));
         }
+        // Within a second of the last news, a stop is dropped (the others'
+        // pages forget the typist by themselves) and typing is not news.
+        assert_eq!(room.stop_typing(tab2), Ok(None));
+        assert_eq!(room.typing(tab1), Ok(None));
+        std::thread::sleep(TYPING_GAP);
+        assert_eq!(room.typing(tab1), Ok(Some("alice".to_owned())));
+        std::thread::sleep(TYPING_GAP);
         assert_eq!(room.stop_typing(tab2), Ok(Some("alice".to_owned())));
         assert_eq!(room.stop_typing(tab1), Ok(None), "they were told already");
-        assert_eq!(room.typing(tab1), Ok(Some("alice".to_owned())));
         room.sent_message(tab1);
-        assert_eq!(
-            room.typing(tab1),
-            Ok(Some("alice".to_owned())),
-            "news again after a message"
-        );
+        std::thread::sleep(TYPING_GAP);
+        let news = Ok(Some("alice".to_owned()));
+        assert_eq!(room.typing(tab1), news, "news again after a message");
+        // However it alternates, at most one piece of news a second.
+        let mut told = 0;
+        for _ in 0..200 {
+            told += usize::from(matches!(room.stop_typing(tab1), Ok(Some(_))));
+            room.sent_message(tab1);
+            told += usize::from(matches!(room.typing(tab2), Ok(Some(_))));
+        }
+        assert_eq!(told, 0, "all within the same second");
         assert_eq!(room.typing(stranger), Err(NotInRoom));
         assert_eq!(room.stop_typing(stranger), Err(NotInRoom));
     }

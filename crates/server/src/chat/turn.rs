@@ -13,7 +13,7 @@
 //! events in flight, which bounds the tasks one connection can have waiting.
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -43,6 +43,9 @@ struct Inner {
     own: ConnectionLimits,
     /// Events extracted and not yet finished.
     in_flight: AtomicUsize,
+    /// Whether it has been found flooding (it is told, and disconnected,
+    /// once).
+    flooding: AtomicBool,
     /// Finishes when the last event that took a turn is done with it.
     last: Mutex<Option<oneshot::Receiver<()>>>,
     /// The account's socket this connection holds, given back when the last
@@ -68,6 +71,7 @@ impl Connection {
             account,
             limits,
             in_flight: AtomicUsize::new(0),
+            flooding: AtomicBool::new(false),
             last: Mutex::new(None),
             _slot: slot,
         }))
@@ -86,6 +90,12 @@ impl Connection {
             // An error means the event dropped its turn: done all the same.
             let _ = last.await;
         }
+    }
+
+    /// Counts a refusal; `true` the first time the connection has had more
+    /// than it is forgiven.
+    fn found_flooding(&self) -> bool {
+        !self.0.own.tolerate_refusal() && !self.0.flooding.swap(true, Ordering::AcqRel)
     }
 
     fn admit(&self, class: Class) -> Result<Admitted, AckError> {
@@ -120,8 +130,8 @@ pub struct Turn<C: EventClass>(Result<Admitted, Refused>, std::marker::PhantomDa
 pub struct Refused {
     /// The refusal, for the client.
     pub error: AckError,
-    /// The connection has had more refusals than it is forgiven: it should
-    /// be disconnected.
+    /// The connection has just had more refusals than it is forgiven: it
+    /// should be told and disconnected (set once per connection).
     pub flooding: bool,
 }
 
@@ -228,7 +238,7 @@ impl<A: Adapter, C: EventClass> FromMessageParts<A> for Turn<C> {
         };
         let admitted = connection.admit(C::CLASS).map_err(|error| Refused {
             error,
-            flooding: !connection.0.own.tolerate_refusal(),
+            flooding: connection.found_flooding(),
         });
         Ok(Self(admitted, std::marker::PhantomData))
     }
