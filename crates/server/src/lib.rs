@@ -41,7 +41,10 @@ pub fn app(mut state: AppState) -> (Router, SocketIo) {
     let leptos_options = state.leptos_options.clone();
     let router = Router::new()
         .nest("/api", http::router())
-        .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
+        .merge(http::forms::router())
+        .leptos_routes_with_context(&state, routes, http::forms::page_context, move || {
+            app::shell(leptos_options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))

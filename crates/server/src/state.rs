@@ -10,9 +10,9 @@ use std::time::Duration;
 use socketioxide::SocketIo;
 
 use crate::Config;
-use crate::auth::{AuthError, Tokens};
+use crate::auth::{AuthError, Passwords, Tokens};
 use crate::chat::Room;
-use crate::http::Throttle;
+use crate::http::{Throttle, TrustedProxies};
 use crate::store::{Retention, Store, StoreError};
 
 /// Why the state could not be set up.
@@ -39,8 +39,12 @@ pub struct AppState {
     pub retention: Retention,
     /// Issues and checks login tokens.
     pub tokens: Tokens,
-    /// Counts failed logins.
+    /// Limits logins and registrations per address and name.
     pub throttle: Throttle,
+    /// Hashes and checks passwords, a bounded number at once.
+    pub passwords: Passwords,
+    /// The proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
     /// Whether connections without a login may enter.
     pub allow_guests: bool,
     /// The Socket.IO handle (set by [`crate::app`]), to disconnect a logged-out
@@ -75,7 +79,9 @@ impl AppState {
             store,
             retention: config.retention(),
             tokens,
-            throttle: Throttle::default(),
+            throttle: Throttle::new(config.login_limits()),
+            passwords: Passwords::new(config.hash_concurrency(), config.hash_queue),
+            trusted_proxies: TrustedProxies::new(config.trusted_proxies.iter().copied()),
             allow_guests: config.allow_guests,
             io: None,
             max_payload: config.max_payload,

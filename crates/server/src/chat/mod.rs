@@ -66,6 +66,12 @@ pub fn session_room(jti: &str) -> String {
     format!("session:{jti}")
 }
 
+/// The Socket.IO room of all an account's sockets, so "log out everywhere"
+/// can find them.
+pub fn user_room(id: i64) -> String {
+    format!("user:{id}")
+}
+
 /// Why a connection was refused before it joined; the client receives the
 /// text in its `connect_error`.
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +158,7 @@ async fn authenticate(
     let identity = match auth::identify(&tokens, &store, token.as_deref()).await {
         Ok((user, claims)) => {
             s.join(session_room(&claims.jti));
+            s.join(user_room(user.id));
             let left = claims.expires_at() - crate::store::now_millis();
             let timer = tokio::spawn(expire(
                 s.clone(),
