@@ -13,14 +13,15 @@
 //!   many addresses slows guessing on a name down, yet cannot lock its owner
 //!   out.
 //!
-//! Every limit is a token bucket kept as one instant per key (GCRA: the
-//! "theoretical arrival time"): `limit` requests at once, then one every
-//! `window / limit`. The keys live in a bounded TTL cache ([`moka`]): an
-//! entry goes when its bucket is full again, and past [`CAPACITY`] keys the
-//! least useful ones are evicted, so no flood of names or addresses grows it
-//! without bound. (An evicted key starts again with a full bucket: a
-//! flood big enough to evict costs its sender a fresh limit, never another
-//! user a lockout.)
+//! Every limit counts in a sliding window of a minute, estimated from two
+//! counters per key (this minute's, and the last one's weighted by how much
+//! of it still falls in the window), so a key costs a few bytes however high
+//! its limit. The keys live in a bounded TTL cache ([`moka`]): an entry goes
+//! once its counts have aged out, and past [`CAPACITY`] keys the least
+//! useful ones are evicted, so no flood of names or addresses grows it
+//! without bound. (An evicted key starts again from zero: a flood big
+//! enough to evict costs its sender a fresh limit, never another user a
+//! lockout.)
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -64,7 +65,7 @@ impl Default for Limits {
     }
 }
 
-/// What a bucket is kept under.
+/// What a count is kept under.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
     /// Login requests from an address.
@@ -77,24 +78,73 @@ enum Key {
     Name(String),
 }
 
-/// A token bucket: `limit` at once, refilled over `window`.
+/// Events of one key in the sliding window: this window's count and the
+/// previous one's.
 #[derive(Debug, Clone, Copy)]
-struct Rate {
-    limit: u32,
-    window: Duration,
+struct Count {
+    /// When this window began.
+    start: Instant,
+    /// Events in the window before.
+    previous: u32,
+    /// Events in this window.
+    current: u32,
 }
 
-impl Rate {
-    fn per_window(limit: u32) -> Self {
+impl Count {
+    fn new(now: Instant) -> Self {
         Self {
-            limit: limit.max(1),
-            window: WINDOW,
+            start: now,
+            previous: 0,
+            current: 0,
         }
     }
 
-    /// The time one token takes to come back.
-    fn interval(self) -> Duration {
-        self.window / self.limit
+    /// The counts as they stand at `now`: windows that ended are moved on.
+    fn at(mut self, now: Instant) -> Self {
+        let elapsed = now.saturating_duration_since(self.start);
+        if elapsed >= WINDOW * 2 {
+            return Self::new(now);
+        }
+        if elapsed >= WINDOW {
+            self.previous = self.current;
+            self.current = 0;
+            self.start += WINDOW;
+        }
+        self
+    }
+
+    /// About how many events fell in the minute before `now` (the previous
+    /// window weighted by the part of it still inside).
+    fn estimate(&self, now: Instant) -> f64 {
+        let into = now.saturating_duration_since(self.start).as_secs_f64() / WINDOW.as_secs_f64();
+        f64::from(self.previous) * (1.0 - into).max(0.0) + f64::from(self.current)
+    }
+
+    /// Whether one more stays within `limit`.
+    fn fits(&self, now: Instant, limit: u32) -> bool {
+        self.estimate(now) + 1.0 <= f64::from(limit)
+    }
+
+    /// How long until one more fits within `limit`.
+    fn wait(&self, now: Instant, limit: u32) -> Duration {
+        let room = f64::from(limit) - 1.0;
+        let (previous, current) = (f64::from(self.previous), f64::from(self.current));
+        // The point, in windows after `start`, where the estimate has fallen
+        // to `room`.
+        let at = if current <= room {
+            if previous > 0.0 {
+                1.0 - (room - current) / previous
+            } else {
+                0.0
+            }
+        } else {
+            // Not in this window: in the next one, this one's count decays.
+            2.0 - room / current
+        };
+        let until = self.start + WINDOW.mul_f64(at.max(0.0));
+        until
+            .saturating_duration_since(now)
+            .max(Duration::from_millis(1))
     }
 }
 
@@ -102,29 +152,35 @@ impl Rate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refused(pub Duration);
 
-/// Expires a bucket when it is full again: keeping it would change nothing.
-struct UntilFull;
+/// Expires a key once both its windows have ended: it counts nothing then.
+struct AgedOut;
 
-impl moka::Expiry<Key, Instant> for UntilFull {
-    fn expire_after_create(&self, _: &Key, tat: &Instant, now: Instant) -> Option<Duration> {
-        Some(tat.saturating_duration_since(now))
+impl AgedOut {
+    fn left(count: &Count, now: Instant) -> Option<Duration> {
+        Some((count.start + WINDOW * 2).saturating_duration_since(now))
+    }
+}
+
+impl moka::Expiry<Key, Count> for AgedOut {
+    fn expire_after_create(&self, _: &Key, count: &Count, now: Instant) -> Option<Duration> {
+        Self::left(count, now)
     }
 
     fn expire_after_update(
         &self,
         _: &Key,
-        tat: &Instant,
+        count: &Count,
         now: Instant,
         _: Option<Duration>,
     ) -> Option<Duration> {
-        Some(tat.saturating_duration_since(now))
+        Self::left(count, now)
     }
 }
 
 /// The throttles' state; cheap to clone.
 #[derive(Clone)]
 pub struct Throttle {
-    buckets: Cache<Key, Instant>,
+    counts: Cache<Key, Count>,
     limits: Limits,
 }
 
@@ -132,7 +188,7 @@ impl std::fmt::Debug for Throttle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Throttle")
             .field("limits", &self.limits)
-            .field("keys", &self.buckets.entry_count())
+            .field("keys", &self.counts.entry_count())
             .finish()
     }
 }
@@ -152,9 +208,9 @@ impl Throttle {
 
     fn with_capacity(limits: Limits, capacity: u64) -> Self {
         Self {
-            buckets: Cache::builder()
+            counts: Cache::builder()
                 .max_capacity(capacity)
-                .expire_after(UntilFull)
+                .expire_after(AgedOut)
                 .build(),
             limits,
         }
@@ -162,15 +218,15 @@ impl Throttle {
 
     /// Counts a login request from `ip`; `Err` past the per-address limit.
     pub fn login_request(&self, ip: IpAddr) -> Result<(), Refused> {
-        let rate = Rate::per_window(self.limits.login_per_minute);
-        self.take(Key::Login(address_key(ip)), rate, Instant::now())
+        let limit = self.limits.login_per_minute;
+        self.take(Key::Login(address_key(ip)), limit, Instant::now())
     }
 
     /// Counts a registration request from `ip`; `Err` past the per-address
     /// limit.
     pub fn register_request(&self, ip: IpAddr) -> Result<(), Refused> {
-        let rate = Rate::per_window(self.limits.register_per_minute);
-        self.take(Key::Register(address_key(ip)), rate, Instant::now())
+        let limit = self.limits.register_per_minute;
+        self.take(Key::Register(address_key(ip)), limit, Instant::now())
     }
 
     /// Takes a failure slot for a login to `name` (already validated) from
@@ -184,11 +240,10 @@ impl Throttle {
 
     fn attempt_at(&self, ip: IpAddr, name: &str, now: Instant) -> Result<Attempt, Refused> {
         let name = name_key(name);
-        let ip = address_key(ip);
-        let hard = Key::Failures(ip, name.clone());
-        self.take(hard.clone(), Rate::per_window(FAILURES), now)?;
+        let hard = Key::Failures(address_key(ip), name.clone());
+        self.take(hard.clone(), FAILURES, now)?;
         let soft = Key::Name(name);
-        let failures = self.record(soft.clone(), Rate::per_window(FAILURES), now);
+        let failures = self.record(soft.clone(), now);
         Ok(Attempt {
             throttle: self.clone(),
             keys: [hard, soft],
@@ -196,50 +251,53 @@ impl Throttle {
         })
     }
 
-    /// Takes a token from a hard bucket, or says how long until one is back.
-    fn take(&self, key: Key, rate: Rate, now: Instant) -> Result<(), Refused> {
-        let mut outcome = Err(Refused(Duration::ZERO));
-        self.buckets.entry(key).and_compute_with(|entry| {
-            let tat = entry.map_or(now, |e| e.into_value()).max(now);
-            let next = tat + rate.interval();
-            let limit = now + rate.window;
-            if next > limit {
-                outcome = Err(Refused(next - limit));
-                Op::Nop
+    /// Counts one under a hard `limit`, or says how long until one fits.
+    fn take(&self, key: Key, limit: u32, now: Instant) -> Result<(), Refused> {
+        let limit = limit.max(1);
+        let mut outcome = Ok(());
+        self.counts.entry(key).and_compute_with(|entry| {
+            let mut count = entry.map_or(Count::new(now), |e| e.into_value()).at(now);
+            if count.fits(now, limit) {
+                count.current = count.current.saturating_add(1);
+                Op::Put(count)
             } else {
-                outcome = Ok(());
-                Op::Put(next)
+                outcome = Err(Refused(count.wait(now, limit)));
+                Op::Nop
             }
         });
         outcome
     }
 
-    /// Counts one in a soft bucket, never refusing: how many were in use
-    /// before. The count stops growing at the point where the delay is
-    /// longest, so a flood ends [`MAX_DELAY`]'s worth of failures after it
-    /// stops, not hours later.
-    fn record(&self, key: Key, rate: Rate, now: Instant) -> u32 {
-        let most = FAILURES + max_excess();
-        let ceiling = now + rate.interval() * most;
-        let mut before = 0;
-        self.buckets.entry(key).and_compute_with(|entry| {
-            let tat = entry.map_or(now, |e| e.into_value()).max(now);
-            before = in_use(tat, now, rate);
-            Op::Put((tat + rate.interval()).min(ceiling))
+    /// Counts one, never refusing: about how many there were in the minute
+    /// before. (Two windows after a flood stops, it has aged out.)
+    fn record(&self, key: Key, now: Instant) -> u32 {
+        let mut before = 0.0;
+        self.counts.entry(key).and_compute_with(|entry| {
+            let mut count = entry.map_or(Count::new(now), |e| e.into_value()).at(now);
+            before = count.estimate(now);
+            count.current = count.current.saturating_add(1);
+            Op::Put(count)
         });
-        before
+        // Whole events, rounded down; the cast saturates.
+        before as u32
     }
 
-    /// Gives a token back (the attempt did not fail).
-    fn give_back(&self, key: Key, rate: Rate, now: Instant) {
-        self.buckets
+    /// Takes one back (the attempt did not fail).
+    fn give_back(&self, key: Key, now: Instant) {
+        self.counts
             .entry(key)
             .and_compute_with(|entry| match entry {
                 Some(entry) => {
-                    let tat = entry.into_value();
-                    match tat.checked_sub(rate.interval()) {
-                        Some(tat) if tat > now => Op::Put(tat),
-                        _ => Op::Remove,
+                    let mut count = entry.into_value().at(now);
+                    if count.current > 0 {
+                        count.current -= 1;
+                    } else {
+                        count.previous = count.previous.saturating_sub(1);
+                    }
+                    if count.current == 0 && count.previous == 0 {
+                        Op::Remove
+                    } else {
+                        Op::Put(count)
                     }
                 }
                 None => Op::Nop,
@@ -249,8 +307,8 @@ impl Throttle {
     /// How many keys are kept (after pending evictions).
     #[cfg(test)]
     fn keys(&self) -> u64 {
-        self.buckets.run_pending_tasks();
-        self.buckets.entry_count()
+        self.counts.run_pending_tasks();
+        self.counts.entry_count()
     }
 }
 
@@ -274,8 +332,7 @@ impl Attempt {
     pub fn forget(self) {
         let now = Instant::now();
         for key in self.keys {
-            self.throttle
-                .give_back(key, Rate::per_window(FAILURES), now);
+            self.throttle.give_back(key, now);
         }
     }
 }
@@ -299,23 +356,12 @@ fn address_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Tokens of `rate` in use when the bucket's arrival time is `tat`.
-fn in_use(tat: Instant, now: Instant, rate: Rate) -> u32 {
-    let ahead = tat.saturating_duration_since(now).as_nanos();
-    let interval = rate.interval().as_nanos().max(1);
-    u32::try_from(ahead.div_ceil(interval)).unwrap_or(u32::MAX)
-}
-
-/// Failures past the soft limit at which the delay is longest.
-fn max_excess() -> u32 {
-    let steps = MAX_DELAY.as_millis() / DELAY_STEP.as_millis().max(1);
-    u32::try_from(steps).unwrap_or(u32::MAX)
-}
-
 /// The wait for an attempt on a name that failed `failures` times lately.
 fn soft_delay(failures: u32) -> Duration {
     match failures.checked_sub(FAILURES) {
-        Some(excess) => (DELAY_STEP * excess.saturating_add(1)).min(MAX_DELAY),
+        Some(excess) => DELAY_STEP
+            .saturating_mul(excess.saturating_add(1))
+            .min(MAX_DELAY),
         None => Duration::ZERO,
     }
 }
@@ -341,16 +387,20 @@ mod tests {
         let Err(Refused(wait)) = throttle.attempt_at(attacker, "alice ", now) else {
             panic!("the sixth attempt must be refused");
         };
-        assert!(
-            wait > Duration::ZERO && wait <= WINDOW / FAILURES,
-            "{wait:?}"
-        );
-        // A slot comes back every 12 s.
+        // The count slides: in the next minute the five decay, and the
+        // sixth fits once they weigh four.
+        assert_eq!(wait, WINDOW + WINDOW / FAILURES);
         assert!(
             throttle
-                .attempt_at(attacker, "alice", now + WINDOW / FAILURES)
-                .is_ok()
+                .attempt_at(attacker, "alice", now + WINDOW / 2)
+                .is_err()
         );
+        assert!(
+            throttle
+                .attempt_at(attacker, "alice", now + WINDOW)
+                .is_err()
+        );
+        assert!(throttle.attempt_at(attacker, "alice", now + wait).is_ok());
         // Other names and other addresses are untouched.
         assert!(throttle.attempt_at(attacker, "bob", now).is_ok());
         assert!(
@@ -396,8 +446,8 @@ mod tests {
             .attempt_at(ip("198.51.100.2"), "alice", now)
             .unwrap();
         assert_eq!(owner.delay(), MAX_DELAY);
-        // Once the flood stops, the delay ends within a bounded time.
-        let later = now + WINDOW / FAILURES * (FAILURES + max_excess() + 1);
+        // Two minutes after the flood stops, the delay is gone.
+        let later = now + WINDOW * 2;
         let calm = throttle
             .attempt_at(ip("198.51.100.2"), "alice", later)
             .unwrap();

@@ -8,9 +8,11 @@
 mod accounts;
 mod chat;
 mod connect;
+mod forms;
 mod history;
 mod http;
 mod input;
+mod sessions;
 mod slow;
 mod store;
 mod support;
