@@ -2,14 +2,14 @@
 //! successful register or login answers with the token and sets it as the
 //! browser's HttpOnly cookie; every route that needs a login takes the token
 //! from `Authorization: Bearer` or that cookie ([`AuthUser`]). The checks
-//! themselves ([`create_account`], [`check_login`]) are shared with the
-//! page's form posts (`super::forms`).
+//! themselves ([`Entry::check`]: [`create_account`], [`check_login`]) are
+//! shared with the page's form posts (`super::forms`).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -17,8 +17,9 @@ use protocol::{
     Account, Credentials, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Session, validate_username,
 };
 
+use super::client_ip::ClientIp;
 use super::throttle::Refused;
-use super::{Error, Result, client_ip, json_body};
+use super::{Error, Result, json_body};
 use crate::AppState;
 use crate::auth::{self, Claims};
 use crate::store::User;
@@ -49,45 +50,81 @@ impl FromRequestParts<AppState> for AuthUser {
 /// `POST /api/register`: a new account, logged in at once.
 pub async fn register(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    ClientIp(ip): ClientIp,
     body: std::result::Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Response> {
-    let credentials = json_body(body)?;
-    let ip = client_ip(peer, &headers, &state.trusted_proxies);
-    let user = create_account(&state, ip, credentials).await?;
-    session_response(&state, &user, StatusCode::CREATED).await
+    enter(&state, ip, json_body(body)?, Entry::Register).await
 }
 
 /// `POST /api/login`: a token for the right name and password.
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    ClientIp(ip): ClientIp,
     body: std::result::Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Response> {
-    let credentials = json_body(body)?;
-    let ip = client_ip(peer, &headers, &state.trusted_proxies);
-    let user = check_login(&state, ip, credentials).await?;
-    session_response(&state, &user, StatusCode::OK).await
+    enter(&state, ip, json_body(body)?, Entry::Login).await
+}
+
+/// The two ways into an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Entry {
+    /// A new account ([`create_account`]).
+    Register,
+    /// An existing one ([`check_login`]).
+    Login,
+}
+
+impl Entry {
+    /// The account, if this way in lets `ip` in with `credentials`. The
+    /// address's rate is counted first, before anything else is looked at.
+    pub(super) async fn check(
+        self,
+        state: &AppState,
+        ip: IpAddr,
+        credentials: Credentials,
+    ) -> Result<User> {
+        let (counted, reason) = match self {
+            Self::Register => (
+                state.throttle.register_request(ip),
+                "too many registrations from your address",
+            ),
+            Self::Login => (
+                state.throttle.login_request(ip),
+                "too many login attempts from your address",
+            ),
+        };
+        counted.map_err(|Refused(wait)| Error::TooManyRequests { reason, wait })?;
+        match self {
+            Self::Register => create_account(state, ip, credentials).await,
+            Self::Login => check_login(state, ip, credentials).await,
+        }
+    }
+}
+
+/// Registers or logs in, and answers with the new session.
+async fn enter(
+    state: &AppState,
+    ip: IpAddr,
+    credentials: Credentials,
+    entry: Entry,
+) -> Result<Response> {
+    let user = entry.check(state, ip, credentials).await?;
+    let status = match entry {
+        Entry::Register => StatusCode::CREATED,
+        Entry::Login => StatusCode::OK,
+    };
+    session_response(state, &user, status).await
 }
 
 /// Creates the account `credentials` asks for, from `ip`. Everything that
-/// can refuse it cheaply is checked before the password is hashed: the
-/// address's rate, the name and password rules, and whether the name is
-/// taken (the unique index still decides between two racing for it).
-pub(super) async fn create_account(
+/// can refuse it cheaply is checked before the password is hashed: the name
+/// and password rules, and whether the name is taken (the unique index
+/// still decides between two racing for it).
+async fn create_account(
     state: &AppState,
     ip: IpAddr,
     Credentials { username, password }: Credentials,
 ) -> Result<User> {
-    state
-        .throttle
-        .register_request(ip)
-        .map_err(|Refused(wait)| Error::TooManyRequests {
-            reason: "too many registrations from your address",
-            wait,
-        })?;
     let username = validate_username(&username).map_err(|e| Error::Unprocessable(e.message))?;
     let chars = password.chars().count();
     if chars < PASSWORD_MIN_CHARS {
@@ -114,23 +151,15 @@ pub(super) async fn create_account(
     Ok(user)
 }
 
-/// The account `credentials` name, if the password is right. The address's
-/// rate is counted first; then a name or password no account can have is
-/// wrong without hashing anything (registration never allowed them); then
+/// The account `credentials` name, if the password is right. A name or
+/// password no account can have is wrong without hashing anything (registration never allowed them); then
 /// a failure slot is taken before the password is verified (see
 /// [`super::throttle`]), and given back only if it was right.
-pub(super) async fn check_login(
+async fn check_login(
     state: &AppState,
     ip: IpAddr,
     Credentials { username, password }: Credentials,
 ) -> Result<User> {
-    state
-        .throttle
-        .login_request(ip)
-        .map_err(|Refused(wait)| Error::TooManyRequests {
-            reason: "too many login attempts from your address",
-            wait,
-        })?;
     let wrong = || Error::Unauthorized("wrong username or password".to_owned());
     let Ok(username) = validate_username(&username) else {
         return Err(wrong());

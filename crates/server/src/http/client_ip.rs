@@ -10,8 +10,12 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use ipnet::IpNet;
+
+use crate::AppState;
 
 /// The header a reverse proxy appends the address it saw to.
 const FORWARDED_FOR: &str = "x-forwarded-for";
@@ -67,6 +71,29 @@ pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &TrustedProxies
         }
     }
     client
+}
+
+/// The client's address, as a request extractor: [`client_ip`] of the
+/// request's peer and headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = super::Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> super::Result<Self> {
+        let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+            // `run` always serves with the peer's address; without it every
+            // client would share one address's limits.
+            tracing::error!("a request without its peer address");
+            return Err(super::Error::Internal);
+        };
+        Ok(Self(client_ip(
+            *peer,
+            &parts.headers,
+            &state.trusted_proxies,
+        )))
+    }
 }
 
 /// One `X-Forwarded-For` entry: an address, with a port on some proxies.

@@ -4,16 +4,16 @@
 //! a URL. (Once hydrated, the page submits in place through `/api`.)
 //!
 //! `POST /login` and `POST /register` run the API's own checks and limits
-//! ([`accounts::check_login`], [`accounts::create_account`]); then they
+//! ([`Entry::check`]); then they
 //! redirect (303) to `/` with the login cookie set, or back to the form
 //! with the reason in a short-lived cookie ([`FLASH_COOKIE`]) that the page
 //! shows once ([`page_context`]). The reason travels in a cookie, not the
 //! URL, so no link can make the page show words the server never said.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
 use axum::extract::rejection::FormRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::routing::post;
@@ -21,7 +21,9 @@ use axum::{Form, Router};
 use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use protocol::Credentials;
 
-use super::{BODY_LIMIT, Error, accounts, client_ip};
+use super::accounts::{self, Entry};
+use super::client_ip::ClientIp;
+use super::{BODY_LIMIT, Error};
 use crate::AppState;
 
 /// The cookie that carries a failed form post's reason to the next page.
@@ -41,48 +43,41 @@ pub fn router() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 
-/// Which form was posted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Login,
-    Register,
-}
-
 /// `POST /login`: the login form.
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: Result<Form<Credentials>, FormRejection>,
 ) -> Response {
-    submit(&state, peer, &headers, body, Mode::Login).await
+    submit(&state, ip, &headers, body, Entry::Login).await
 }
 
 /// `POST /register`: the register form.
 async fn register(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: Result<Form<Credentials>, FormRejection>,
 ) -> Response {
-    submit(&state, peer, &headers, body, Mode::Register).await
+    submit(&state, ip, &headers, body, Entry::Register).await
 }
 
 async fn submit(
     state: &AppState,
-    peer: SocketAddr,
+    ip: IpAddr,
     headers: &HeaderMap,
     body: Result<Form<Credentials>, FormRejection>,
-    mode: Mode,
+    entry: Entry,
 ) -> Response {
     if from_another_site(headers) {
         // Another site posting our form would log the visitor into an
         // account of its choosing.
         return (StatusCode::FORBIDDEN, "forms from another site are refused").into_response();
     }
-    let back = match mode {
-        Mode::Login => "/".to_owned(),
-        Mode::Register => format!("/?{REGISTER_QUERY}"),
+    let back = match entry {
+        Entry::Login => "/".to_owned(),
+        Entry::Register => format!("/?{REGISTER_QUERY}"),
     };
     let credentials = match body {
         Ok(Form(credentials)) => credentials,
@@ -91,12 +86,7 @@ async fn submit(
         }
         Err(_) => return refused(&back, "fill in the name and the password"),
     };
-    let ip = client_ip(peer, headers, &state.trusted_proxies);
-    let user = match mode {
-        Mode::Login => accounts::check_login(state, ip, credentials).await,
-        Mode::Register => accounts::create_account(state, ip, credentials).await,
-    };
-    let session = match user {
+    let session = match entry.check(state, ip, credentials).await {
         Ok(user) => accounts::new_session(state, &user).await,
         Err(error) => Err(error),
     };

@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 
-pub use client_ip::{TrustedProxies, client_ip};
+pub use client_ip::{ClientIp, TrustedProxies, client_ip};
 pub use error::{Error, Result};
 pub use throttle::Throttle;
 

@@ -35,8 +35,14 @@ fn cookies(response: &reqwest::Response) -> Vec<String> {
         .collect()
 }
 
-fn cookie_pair(set_cookie: &str) -> &str {
-    set_cookie.split(';').next().unwrap()
+/// `GET path` sending back the cookie a `Set-Cookie` value set.
+async fn get_with(app: &TestApp, path: &str, set_cookie: &str) -> reqwest::Response {
+    browser()
+        .get(format!("{}{path}", app.url()))
+        .header(COOKIE, set_cookie.split(';').next().unwrap())
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -58,12 +64,7 @@ async fn registering_and_logging_in_by_form_set_the_cookie_and_go_home() {
         .expect("the login cookie");
     assert!(session.contains("HttpOnly") && session.contains("SameSite=Strict"));
     // The cookie is a login.
-    let me = browser()
-        .get(format!("{}/api/me", app.url()))
-        .header(COOKIE, cookie_pair(session))
-        .send()
-        .await
-        .unwrap();
+    let me = get_with(&app, "/api/me", session).await;
     assert_eq!(me.status(), StatusCode::OK);
 
     let logged_in = submit(
@@ -100,12 +101,7 @@ async fn a_refused_form_shows_its_reason_once_and_no_password_in_any_url() {
         .expect("the reason's cookie");
     assert!(!flash.contains("password=") && !flash.contains("not%20the"));
     // The page shows it, and clears it so a reload does not.
-    let page = browser()
-        .get(format!("{}{location}", app.url()))
-        .header(COOKIE, cookie_pair(&flash))
-        .send()
-        .await
-        .unwrap();
+    let page = get_with(&app, &location, &flash).await;
     let cleared = cookies(&page);
     assert!(
         cleared
@@ -126,12 +122,8 @@ async fn a_refused_form_shows_its_reason_once_and_no_password_in_any_url() {
     .await;
     assert_eq!(weak.headers()[LOCATION], "/?mode=register");
     let flash = cookies(&weak).into_iter().next().unwrap();
-    let page = browser()
-        .get(format!("{}/?mode=register", app.url()))
-        .header(COOKIE, cookie_pair(&flash))
-        .send()
+    let page = get_with(&app, "/?mode=register", &flash)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
