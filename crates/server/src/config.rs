@@ -217,5 +217,26 @@ mod tests {
             !config.allow_guests,
             "the room is closed to guests by default"
         );
+        assert!(config.trusted_proxies.is_empty(), "no header is believed");
+        assert_eq!(
+            (config.login_per_minute, config.register_per_minute),
+            (30, 10)
+        );
+        assert_eq!((config.hash_concurrency, config.hash_queue), (None, 32));
+        assert!(config.hash_concurrency() >= 1);
+    }
+
+    #[test]
+    fn trusted_proxies_are_networks_or_addresses() {
+        let config =
+            Config::try_parse_from(["server", "--trusted-proxies", "127.0.0.1,10.0.0.0/8"])
+                .unwrap();
+        let proxies = crate::http::TrustedProxies::new(config.trusted_proxies);
+        assert!(proxies.contains("10.2.3.4".parse().unwrap()));
+        assert!(proxies.contains("127.0.0.1".parse().unwrap()));
+        assert!(!proxies.contains("127.0.0.2".parse().unwrap()));
+        let wrong = Config::try_parse_from(["server", "--trusted-proxies", "proxy.local"]);
+        assert!(wrong.unwrap_err().to_string().contains("proxy.local"));
+        assert!(Config::try_parse_from(["server", "--login-per-minute", "0"]).is_err());
     }
 }

@@ -60,12 +60,14 @@ impl AppState {
     /// The state for a server configured by `config`: opens (and if need be
     /// creates and migrates) its store.
     pub async fn open(config: &Config) -> Result<Self, StartError> {
-        let store = Store::open(config.database_url.as_deref(), &config.data_dir).await?;
+        // The secret first: a weak one stops the start before the database
+        // is touched.
         let tokens = Tokens::load(
             config.jwt_secret.as_ref().map(|s| s.0.as_str()),
             &config.data_dir,
             Duration::from_secs(config.token_ttl_secs),
         )?;
+        let store = Store::open(config.database_url.as_deref(), &config.data_dir).await?;
         let leptos_options = LeptosOptions::builder()
             .output_name(config.output_name.as_str())
             .site_root(config.site_root.as_str())
