@@ -70,3 +70,24 @@ test("an expired session lands on the login form", async ({ browser, shortServer
   await context.close();
   expect(errors).toEqual([]);
 });
+
+test("log out everywhere ends the account's other pages too", async ({ openPage }) => {
+  const laptop = await openPage();
+  const phone = await openPage();
+  const bob = await openPage();
+  await enterRoom(laptop, "alice");
+  await logIn(phone, "alice");
+  await enterRoom(bob, "bob");
+
+  await laptop.locator("#logout-all").click();
+  await expect(laptop.locator("form#auth")).toBeVisible();
+  // The phone's connection is cut and its login refused: back to the form.
+  await expect(phone.locator("form#auth")).toBeVisible();
+  await expect(phone.locator("#auth-notice")).toHaveText("You were logged out. Log in again.");
+  await phone.reload();
+  await phone.locator("body[data-hydrated]").waitFor();
+  await expect(phone.locator("main#room")).toHaveCount(0);
+  // Bob stays.
+  await expect(bob.locator("main#room")).toBeVisible();
+  await expect(bob.locator("#messages li.activity").last()).toContainText("alice left");
+});

@@ -113,6 +113,13 @@ impl Chat {
         crate::live::logout(self);
     }
 
+    /// Logs out everywhere: ends every session of the account, on every
+    /// device, and leaves the room.
+    pub fn logout_all(self) {
+        #[cfg(feature = "hydrate")]
+        crate::live::logout_all(self);
+    }
+
     /// Sends a message; `done` hears whether the server took it, or why not.
     pub fn send(self, text: String, done: impl FnOnce(Result<(), NotSent>) + 'static) {
         if let Err(error) = protocol::validate_message(&text) {

@@ -19,6 +19,7 @@ mod live;
 pub mod room;
 
 pub use app::{App, shell};
+pub use components::AuthStart;
 
 /// The WASM entry point: hydrates the server-rendered page, then marks the
 /// body `data-hydrated` (clicks before that would be lost; tests wait for it).

@@ -105,12 +105,22 @@ pub fn authenticate(chat: Chat, mode: AuthMode, username: String, password: Stri
     });
 }
 
-/// Logs out: the server forgets the cookie (and disconnects this login's
-/// sockets); the page goes back to the login form.
+/// Logs out: the server ends this session and forgets the cookie (and
+/// disconnects this login's sockets); the page goes back to the login form.
 pub fn logout(chat: Chat) {
+    end_sessions(chat, "/api/logout");
+}
+
+/// Logs out everywhere: the server ends every session of the account and
+/// disconnects all its sockets (the other pages land on their login forms).
+pub fn logout_all(chat: Chat) {
+    end_sessions(chat, "/api/logout-all");
+}
+
+fn end_sessions(chat: Chat, path: &'static str) {
     spawn_local(async move {
-        if let Err(error) = gloo_net::http::Request::post("/api/logout").send().await {
-            leptos::logging::debug_warn!("logout request failed: {error}");
+        if let Err(error) = gloo_net::http::Request::post(path).send().await {
+            leptos::logging::debug_warn!("{path} request failed: {error}");
         }
         session_over(chat, None);
     });
@@ -185,6 +195,8 @@ fn connect(chat: Chat) {
 fn notice_for(reason: &str) -> String {
     if reason.starts_with("session expired") {
         "Your session expired. Log in again.".to_owned()
+    } else if reason.starts_with("logged out") {
+        "You were logged out. Log in again.".to_owned()
     } else {
         format!("You were logged out ({reason}). Log in again.")
     }

@@ -67,7 +67,8 @@ async fn main() -> anyhow::Result<()> {
                 .await?
                 .context("the name is taken but its account is missing")?,
         };
-        let (token, _) = tokens.issue(&user)?;
+        let generation = store.session_generation(user.id).await?;
+        let (token, _) = tokens.issue(&user, generation)?;
         writeln!(out, "{}\t{token}", user.username)?;
     }
     write_private(&args.tokens, &out)?;

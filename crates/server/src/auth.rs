@@ -2,15 +2,26 @@
 //! handshake alike.
 //!
 //! - Passwords are hashed with argon2id (the `argon2` crate's defaults), on
-//!   the blocking pool: hashing is slow on purpose.
+//!   the blocking pool: hashing is slow on purpose, and each hash takes about
+//!   19 MiB, so [`Passwords`] lets only a few run at once and refuses past a
+//!   short queue (the server answers 503) instead of letting a flood of
+//!   requests take gigabytes.
 //! - Tokens are JWTs (HS256) with the user id as subject, the name, issue and
-//!   expiry times, and a session id (`jti`) that ties a browser's sockets to
-//!   its login, so logging out can disconnect them.
+//!   expiry times, a session id (`jti`) that ties a browser's sockets to its
+//!   login, so logging out can disconnect them, and the account's session
+//!   generation, so "log out everywhere" ends every older token at once.
+//! - [`identify`] checks a token for the API and sockets alike: signature,
+//!   expiry, the account, its generation, and the list of logged-out
+//!   sessions.
 //! - The signing secret comes from the configuration, or is generated on
-//!   first start and kept in the data directory (mode 0600), so restarts do
-//!   not log everyone out. It is never logged.
+//!   first start and kept in the data directory (mode 0600, written
+//!   atomically), so restarts do not log everyone out. It must have at least
+//!   [`SECRET_MIN_BYTES`] bytes; a shorter or damaged one stops the start with
+//!   the reason. It is never logged.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use argon2::Argon2;
@@ -20,11 +31,19 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use protocol::Timestamp;
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
 
 use crate::store::{User, now_millis};
 
 /// Where a generated secret is kept, in the data directory.
 const SECRET_FILE: &str = "jwt-secret";
+
+/// The shortest signing secret accepted: HS256's key is as strong as its
+/// secret, and RFC 7518 asks for at least the hash's 256 bits.
+pub const SECRET_MIN_BYTES: usize = 32;
+
+/// The random bytes of a generated secret (kept as twice as many hex digits).
+const GENERATED_SECRET_BYTES: usize = 32;
 
 /// Why tokens could not be set up or issued.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +51,23 @@ pub enum AuthError {
     /// The secret file could not be read or written.
     #[error("the token secret file: {0}")]
     SecretFile(#[from] std::io::Error),
+    /// The configured secret is too short.
+    #[error(
+        "the JWT secret (--jwt-secret, CHATROOM_JWT_SECRET) has {0} bytes; it needs at least \
+         {SECRET_MIN_BYTES} (for example `openssl rand -hex 32`)"
+    )]
+    WeakSecret(usize),
+    /// The secret file is not one the server wrote.
+    #[error(
+        "the token secret file {path} is damaged ({why}); delete it and a new one is made \
+         at the next start (everyone logged in must log in again)"
+    )]
+    DamagedSecretFile {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// Signing or hashing failed.
     #[error("{0}")]
     Crypto(String),
@@ -61,6 +97,11 @@ pub struct Claims {
     pub exp: i64,
     /// The session (one login), to find its sockets.
     pub jti: String,
+    /// The account's session generation when the token was issued; "log out
+    /// everywhere" moves the account's on, which ends this token. (Tokens
+    /// from before this claim existed count as generation 0.)
+    #[serde(rename = "gen", default)]
+    pub generation: i64,
 }
 
 impl Claims {
@@ -105,21 +146,32 @@ impl Tokens {
 
     /// Tokens signed with the configured secret, or with the one kept in
     /// `data_dir` (generated on first use).
+    /// Refuses a configured secret shorter than [`SECRET_MIN_BYTES`] and a
+    /// kept one that is not what the server wrote.
     pub fn load(
         secret: Option<&str>,
         data_dir: &Path,
         validity: Duration,
     ) -> Result<Self, AuthError> {
         if let Some(secret) = secret {
+            if secret.len() < SECRET_MIN_BYTES {
+                return Err(AuthError::WeakSecret(secret.len()));
+            }
             return Ok(Self::new(secret.as_bytes(), validity));
         }
         let path = data_dir.join(SECRET_FILE);
         let secret = match std::fs::read_to_string(&path) {
-            Ok(secret) => secret.trim().to_owned(),
+            Ok(secret) => check_kept_secret(&path, secret)?,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(AuthError::DamagedSecretFile {
+                    path: path.display().to_string(),
+                    why: "not text".to_owned(),
+                });
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 std::fs::create_dir_all(data_dir)?;
-                let secret = random_hex(32);
-                write_private(&path, &secret)?;
+                let secret = random_hex(GENERATED_SECRET_BYTES);
+                write_private_atomically(&path, &secret)?;
                 secret
             }
             Err(e) => return Err(e.into()),
@@ -132,8 +184,9 @@ impl Tokens {
         self.validity
     }
 
-    /// A token for `user`, with its claims.
-    pub fn issue(&self, user: &User) -> Result<(String, Claims), AuthError> {
+    /// A token for `user`, whose sessions are at `generation`, with its
+    /// claims.
+    pub fn issue(&self, user: &User, generation: i64) -> Result<(String, Claims), AuthError> {
         let now = now_millis() / 1000;
         let validity = i64::try_from(self.validity.as_secs()).unwrap_or(i64::MAX);
         let claims = Claims {
@@ -142,6 +195,7 @@ impl Tokens {
             iat: now,
             exp: now.saturating_add(validity),
             jti: random_hex(16),
+            generation,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| AuthError::Crypto(e.to_string()))?;
@@ -163,30 +217,117 @@ impl Tokens {
     }
 }
 
-/// The argon2id hash of `password`, as a PHC string.
-pub async fn hash_password(password: String) -> Result<String, AuthError> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(|e| AuthError::Crypto(e.to_string()))
-    })
-    .await
-    .map_err(|e| AuthError::Crypto(e.to_string()))?
+/// The server is hashing as much as it may and its queue is full: try
+/// again in a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the server is busy; try again in a moment")]
+pub struct Busy;
+
+/// Runs password hashes and verifications with bounded memory and CPU: at
+/// most `concurrency` at once (each takes about 19 MiB and a core), and at
+/// most `queue` more waiting their turn; past that, [`Busy`] at once.
+/// Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Passwords {
+    permits: Arc<Semaphore>,
+    /// Running and waiting now.
+    admitted: Arc<AtomicUsize>,
+    /// The most running and waiting at once.
+    most: usize,
+    /// Hashes and verifications run so far.
+    done: Arc<AtomicU64>,
 }
 
-/// Whether `password` matches `hash`.
-pub async fn verify_password(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash).is_ok_and(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
+/// One admitted request: leaves the count when dropped, that is, when its
+/// hash is done (it moves onto the blocking thread) or it stopped waiting.
+struct Admitted(Arc<AtomicUsize>);
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Passwords {
+    /// At most `concurrency` (at least one) hashes at once and `queue` more
+    /// waiting.
+    pub fn new(concurrency: usize, queue: usize) -> Self {
+        let concurrency = concurrency.max(1);
+        Self {
+            permits: Arc::new(Semaphore::new(concurrency)),
+            admitted: Arc::new(AtomicUsize::new(0)),
+            most: concurrency.saturating_add(queue),
+            done: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The argon2id hash of `password`, as a PHC string.
+    pub async fn hash(&self, password: String) -> Result<Result<String, AuthError>, Busy> {
+        self.run(move || hash_now(&password))
+            .await
+            .map(|hashed| hashed.and_then(std::convert::identity))
+    }
+
+    /// Whether `password` matches `hash`.
+    pub async fn verify(&self, password: String, hash: String) -> Result<bool, Busy> {
+        self.run(move || verify_now(&password, &hash))
+            .await
+            .map(|checked| checked.unwrap_or(false))
+    }
+
+    /// How many hashes and verifications have run: what the requests cost.
+    pub fn done(&self) -> u64 {
+        self.done.load(Ordering::Acquire)
+    }
+
+    /// Runs `work` on the blocking pool once a permit is free; the permit is
+    /// held until the work is done, even if the request goes away first.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<Result<T, AuthError>, Busy> {
+        if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.most {
+            self.admitted.fetch_sub(1, Ordering::AcqRel);
+            return Err(Busy);
+        }
+        let admitted = Admitted(self.admitted.clone());
+        let Ok(permit) = self.permits.clone().acquire_owned().await else {
+            return Err(Busy);
+        };
+        let done = self.done.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let result = work();
+            done.fetch_add(1, Ordering::AcqRel);
+            drop((permit, admitted));
+            result
         })
+        .await;
+        Ok(joined.map_err(|e| AuthError::Crypto(e.to_string())))
+    }
+}
+
+/// The argon2id hash of `password`, as a PHC string, with no bound on how
+/// many run at once: for tools (`seed_users`); requests use [`Passwords`].
+pub async fn hash_password(password: String) -> Result<String, AuthError> {
+    tokio::task::spawn_blocking(move || hash_now(&password))
+        .await
+        .map_err(|e| AuthError::Crypto(e.to_string()))?
+}
+
+fn hash_now(password: &str) -> Result<String, AuthError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| AuthError::Crypto(e.to_string()))
+}
+
+fn verify_now(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
     })
-    .await
-    .unwrap_or(false)
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -195,14 +336,61 @@ fn random_hex(bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Writes a file only its owner can read.
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+/// The kept secret, if it is what [`write_private_atomically`] wrote: hex
+/// digits, at least [`SECRET_MIN_BYTES`] of them. (A file cut short by a
+/// crash under an older version, or edited by hand, must not quietly sign
+/// tokens with a weak key.)
+fn check_kept_secret(path: &Path, contents: String) -> Result<String, AuthError> {
+    let secret = contents.trim();
+    let damaged = |why: String| AuthError::DamagedSecretFile {
+        path: path.display().to_string(),
+        why,
+    };
+    if !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(damaged("it holds more than hex digits".to_owned()));
+    }
+    if secret.len() < SECRET_MIN_BYTES * 2 {
+        return Err(damaged(format!(
+            "{} hex digits, at least {} expected",
+            secret.len(),
+            SECRET_MIN_BYTES * 2
+        )));
+    }
+    #[cfg(unix)]
+    if let Ok(metadata) = std::fs::metadata(path) {
+        use std::os::unix::fs::PermissionsExt;
+        if metadata.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), "the token secret file is readable by others: chmod 600 it");
+        }
+    }
+    Ok(secret.to_owned())
+}
+
+/// Writes a file only its owner can read, atomically: a temporary file
+/// beside it, flushed to disk, then renamed over, so a crash leaves either
+/// no file or the whole one, never a part.
+fn write_private_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
+    let temporary = path.with_extension(format!("tmp-{}", random_hex(8)));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(contents.as_bytes())
+    let written = options.open(&temporary).and_then(|mut file| {
+        file.write_all(contents.as_bytes())?;
+        file.sync_all()
+    });
+    let renamed = written.and_then(|()| std::fs::rename(&temporary, path));
+    if renamed.is_err() {
+        // Best effort: the error that matters is the one returned.
+        let _ = std::fs::remove_file(&temporary);
+    }
+    renamed?;
+    // The rename itself is durable once the folder is synced.
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -220,7 +408,7 @@ mod tests {
     #[test]
     fn a_token_round_trips() {
         let tokens = Tokens::new(b"secret", Duration::from_secs(3600));
-        let (token, claims) = tokens.issue(&alice()).unwrap();
+        let (token, claims) = tokens.issue(&alice(), 0).unwrap();
         assert_eq!(tokens.verify(&token), Ok(claims.clone()));
         assert_eq!((claims.user_id(), claims.name.as_str()), (Some(7), "alice"));
         assert_eq!(claims.exp - claims.iat, 3600);
@@ -229,7 +417,7 @@ mod tests {
     #[test]
     fn tampered_foreign_and_malformed_tokens_are_invalid() {
         let tokens = Tokens::new(b"secret", Duration::from_secs(3600));
-        let (token, _) = tokens.issue(&alice()).unwrap();
+        let (token, _) = tokens.issue(&alice(), 0).unwrap();
         let other = Tokens::new(b"another secret", Duration::from_secs(3600));
         assert_eq!(other.verify(&token), Err(TokenError::Invalid));
         // Change the payload, keep the signature.
@@ -248,6 +436,7 @@ mod tests {
             iat: 1,
             exp: i64::MAX / 1000,
             jti: "j".into(),
+            generation: 0,
         };
         let hs512 = jsonwebtoken::encode(
             &Header::new(Algorithm::HS512),
@@ -270,6 +459,7 @@ mod tests {
             iat: now - 100,
             exp: now - 10,
             jti: "j".into(),
+            generation: 0,
         };
         let token = jsonwebtoken::encode(&Header::default(), &expired, &key).unwrap();
         assert_eq!(tokens.verify(&token), Err(TokenError::Expired));
@@ -282,9 +472,13 @@ mod tests {
     fn the_generated_secret_is_kept_private_and_reused() {
         let dir = tempfile_dir();
         let first = Tokens::load(None, &dir, Duration::from_secs(60)).unwrap();
-        let (token, _) = first.issue(&alice()).unwrap();
+        let (token, _) = first.issue(&alice(), 0).unwrap();
         let again = Tokens::load(None, &dir, Duration::from_secs(60)).unwrap();
         assert!(again.verify(&token).is_ok(), "a restart keeps sessions");
+        // Written whole, with no temporary file left beside it.
+        let kept = std::fs::read_to_string(dir.join(SECRET_FILE)).unwrap();
+        assert_eq!(kept.len(), GENERATED_SECRET_BYTES * 2);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -326,11 +520,77 @@ mod tests {
 
     #[tokio::test]
     async fn passwords_hash_with_argon2id_and_verify() {
-        let hash = hash_password("correct horse".into()).await.unwrap();
+        let passwords = Passwords::new(2, 0);
+        let hash = passwords
+            .hash("correct horse".into())
+            .await
+            .unwrap()
+            .unwrap();
         assert!(hash.starts_with("$argon2id$"), "{hash}");
-        assert!(verify_password("correct horse".into(), hash.clone()).await);
-        assert!(!verify_password("wrong horse".into(), hash).await);
-        assert!(!verify_password("x".into(), "not a hash".into()).await);
+        assert_eq!(
+            passwords.verify("correct horse".into(), hash.clone()).await,
+            Ok(true)
+        );
+        assert_eq!(
+            passwords.verify("wrong horse".into(), hash).await,
+            Ok(false)
+        );
+        assert_eq!(
+            passwords.verify("x".into(), "not a hash".into()).await,
+            Ok(false)
+        );
+        assert_eq!(passwords.done(), 4);
+    }
+
+    #[tokio::test]
+    async fn hashing_past_the_queue_is_refused_at_once() {
+        let passwords = Passwords::new(1, 2);
+        let hashes: Vec<_> = (0..10)
+            .map(|i| {
+                let passwords = passwords.clone();
+                tokio::spawn(async move { passwords.hash(format!("password {i}")).await })
+            })
+            .collect();
+        let mut busy = 0;
+        for hash in hashes {
+            match hash.await.unwrap() {
+                Ok(hashed) => assert!(hashed.is_ok()),
+                Err(Busy) => busy += 1,
+            }
+        }
+        // One running and two waiting at most: the other seven were refused
+        // without hashing.
+        assert!(busy >= 7, "{busy} refused");
+        assert_eq!(passwords.done(), 10 - busy);
+        // Once the queue drained, hashing works again.
+        assert!(passwords.hash("again".into()).await.is_ok());
+    }
+
+    #[test]
+    fn short_configured_secrets_are_refused() {
+        let dir = tempfile_dir();
+        let short = Tokens::load(Some("hunter2"), &dir, Duration::from_secs(60)).unwrap_err();
+        assert!(matches!(short, AuthError::WeakSecret(7)), "{short}");
+        assert!(short.to_string().contains("at least 32"), "{short}");
+        assert!(Tokens::load(Some(&"x".repeat(32)), &dir, Duration::from_secs(60)).is_ok());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_damaged_secret_file_is_refused_with_the_reason() {
+        let dir = tempfile_dir();
+        let path = dir.join(SECRET_FILE);
+        for (contents, why) in [
+            ("", "0 hex digits"),
+            ("abc123", "6 hex digits"),
+            (&*"z".repeat(64), "more than hex digits"),
+        ] {
+            std::fs::write(&path, contents).unwrap();
+            let error = Tokens::load(None, &dir, Duration::from_secs(60)).unwrap_err();
+            let text = error.to_string();
+            assert!(text.contains(why) && text.contains("delete it"), "{text}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }
 
@@ -352,6 +612,10 @@ pub enum Unidentified {
     /// A valid token for an account that no longer exists.
     #[error("login required: the account no longer exists")]
     Deleted,
+    /// A valid token whose session was logged out (on its own, or by "log
+    /// out everywhere").
+    #[error("logged out: log in again")]
+    LoggedOut,
     /// The store failed; logged where it happened.
     #[error("internal error")]
     Internal,
@@ -379,6 +643,8 @@ pub fn token_from_headers(headers: &axum::http::HeaderMap) -> Option<String> {
 }
 
 /// Who a token belongs to: the same check for HTTP requests and sockets.
+/// A token is refused when it is not ours or expired, when its account is
+/// gone, and when its session was logged out.
 pub async fn identify(
     tokens: &Tokens,
     store: &crate::store::Store,
@@ -390,8 +656,11 @@ pub async fn identify(
         TokenError::Invalid => Unidentified::Invalid,
     })?;
     let id = claims.user_id().ok_or(Unidentified::Invalid)?;
-    match store.user_by_id(id).await {
-        Ok(Some(user)) => Ok((user, claims)),
+    match store.session(id, &claims.jti).await {
+        Ok(Some(session)) if session.revoked || session.generation != claims.generation => {
+            Err(Unidentified::LoggedOut)
+        }
+        Ok(Some(session)) => Ok((session.user, claims)),
         Ok(None) => Err(Unidentified::Deleted),
         Err(error) => {
             tracing::error!(%error, "could not look up a token's account");

@@ -81,14 +81,43 @@ pub struct Config {
     #[arg(long, env = "CHATROOM_RETENTION_MAX_ITEMS", default_value_t = 0)]
     pub retention_max_items: u64,
 
-    /// Secret that signs login tokens. Without it, one is generated on first
-    /// start and kept in the data directory (`jwt-secret`, mode 0600).
+    /// Secret that signs login tokens, at least 32 bytes. Without it, one is
+    /// generated on first start and kept in the data directory (`jwt-secret`,
+    /// mode 0600).
     #[arg(long, env = "CHATROOM_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
 
     /// How long a login lasts, in seconds (12 hours by default).
     #[arg(long, env = "CHATROOM_TOKEN_TTL_SECS", default_value_t = 12 * 3600)]
     pub token_ttl_secs: u64,
+
+    /// How many password hashes (registrations, logins) may run at once;
+    /// each takes about 19 MiB and a core for a moment. Default: the number
+    /// of CPU cores.
+    #[arg(long, env = "CHATROOM_HASH_CONCURRENCY")]
+    pub hash_concurrency: Option<std::num::NonZeroUsize>,
+
+    /// How many registrations and logins may wait for a hash beyond those
+    /// running; past that the server answers 503 with `Retry-After` at once.
+    #[arg(long, env = "CHATROOM_HASH_QUEUE", default_value_t = 32)]
+    pub hash_queue: usize,
+
+    /// Login requests allowed per client address per minute (then 429).
+    #[arg(long, env = "CHATROOM_LOGIN_PER_MINUTE", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_per_minute: u32,
+
+    /// Registrations allowed per client address per minute (then 429).
+    #[arg(long, env = "CHATROOM_REGISTER_PER_MINUTE", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub register_per_minute: u32,
+
+    /// Reverse proxies whose `X-Forwarded-For` names the client, as CIDRs or
+    /// addresses, comma-separated (`127.0.0.1,10.0.0.0/8`). Empty by default:
+    /// the header is ignored and the TCP peer is the client.
+    #[arg(long, env = "CHATROOM_TRUSTED_PROXIES", value_delimiter = ',',
+          value_parser = crate::client_ip::parse_network)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 
     /// Let connections without a login enter with `add user` under a name no
     /// account owns, as clients of the canonical Socket.IO chat demo do. Off
@@ -226,6 +255,23 @@ impl Config {
         }
     }
 
+    /// How many password hashes may run at once: the setting, or the number
+    /// of cores.
+    pub fn hash_concurrency(&self) -> usize {
+        self.hash_concurrency.map_or_else(
+            || std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            std::num::NonZeroUsize::get,
+        )
+    }
+
+    /// The per-address login and registration limits.
+    pub fn login_limits(&self) -> crate::http::throttle::Limits {
+        crate::http::throttle::Limits {
+            login_per_minute: self.login_per_minute,
+            register_per_minute: self.register_per_minute,
+        }
+    }
+
     /// The retention settings as the store takes them.
     pub fn retention(&self) -> crate::store::Retention {
         crate::store::Retention {
@@ -284,5 +330,26 @@ mod tests {
             !config.allow_guests,
             "the room is closed to guests by default"
         );
+        assert!(config.trusted_proxies.is_empty(), "no header is believed");
+        assert_eq!(
+            (config.login_per_minute, config.register_per_minute),
+            (30, 10)
+        );
+        assert_eq!((config.hash_concurrency, config.hash_queue), (None, 32));
+        assert!(config.hash_concurrency() >= 1);
+    }
+
+    #[test]
+    fn trusted_proxies_are_networks_or_addresses() {
+        let config =
+            Config::try_parse_from(["server", "--trusted-proxies", "127.0.0.1,10.0.0.0/8"])
+                .unwrap();
+        let proxies = crate::client_ip::TrustedProxies::new(config.trusted_proxies);
+        assert!(proxies.contains("10.2.3.4".parse().unwrap()));
+        assert!(proxies.contains("127.0.0.1".parse().unwrap()));
+        assert!(!proxies.contains("127.0.0.2".parse().unwrap()));
+        let wrong = Config::try_parse_from(["server", "--trusted-proxies", "proxy.local"]);
+        assert!(wrong.unwrap_err().to_string().contains("proxy.local"));
+        assert!(Config::try_parse_from(["server", "--login-per-minute", "0"]).is_err());
     }
 }

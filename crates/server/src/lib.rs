@@ -6,6 +6,7 @@
 //! - [`chat`]: the Socket.IO side: connection set-up, one handler per event,
 //!   and the room's presence (who is online under which name).
 //! - [`auth`]: passwords and login tokens, for the API and sockets alike.
+//! - [`client_ip`]: who a client is by address (behind trusted proxies too).
 //! - [`http`]: the JSON API routes (accounts, health) and their error type.
 //! - [`store`]: the conversation in SQLite or PostgreSQL; the only SQL.
 //! - [`serve`]: the accept loop, with its limits on connections.
@@ -15,6 +16,7 @@
 
 pub mod auth;
 pub mod chat;
+pub mod client_ip;
 pub mod config;
 pub mod http;
 pub mod serve;
@@ -42,7 +44,10 @@ pub fn app(mut state: AppState) -> (Router, SocketIo) {
     let leptos_options = state.leptos_options.clone();
     let router = Router::new()
         .nest("/api", http::router())
-        .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
+        .merge(http::forms::router())
+        .leptos_routes_with_context(&state, routes, http::forms::page_context, move || {
+            app::shell(leptos_options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))
@@ -84,7 +89,7 @@ pub async fn run(
     let store = state.store.clone();
     let pruning = tokio::spawn(prune_regularly(store.clone(), state.retention));
     let forgetting = tokio::spawn(forget_idle_limits(state.limits.clone()));
-    let connections = state.connections;
+    let connections = state.connections.clone();
     let (router, io) = app(state);
     tracing::info!("listening on http://{addr}");
     serve::serve(listener, router, connections, async move {

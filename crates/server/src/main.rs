@@ -28,7 +28,9 @@ async fn main() -> anyhow::Result<()> {
         .init();
 
     let listener = server::bind(config.addr).with_context(|| format!("binding {}", config.addr))?;
-    let state = AppState::open(&config).await.context("opening the store")?;
+    let state = AppState::open(&config)
+        .await
+        .context("opening the store and the token secret")?;
     tracing::info!(database = state.store.kind(), "store ready");
     server::run(listener, state, server::shutdown_signal()).await
 }

@@ -4,7 +4,8 @@
 //!
 //! - A cap on open connections per client address ([`ConnectionSettings`]):
 //!   past it a connection is answered `429` and closed at once, so one
-//!   address cannot take every file descriptor.
+//!   address cannot take every file descriptor. Trusted proxies carry many
+//!   clients' connections and are not capped.
 //! - A header timeout: a client must send a request's headers within it, and
 //!   an idle keep-alive connection is closed after it (axum's `serve` gives
 //!   hyper no timer, so a client sending one header byte a minute held its
@@ -30,6 +31,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower::ServiceExt;
 
+use crate::client_ip::address_key;
 use crate::state::ConnectionSettings;
 
 /// What a connection over its address's cap is told before it is closed.
@@ -74,7 +76,12 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let slot = match open.take(peer.ip(), settings.per_address) {
+        let cap = if settings.trusted_proxies.contains(peer.ip()) {
+            0
+        } else {
+            settings.per_address
+        };
+        let slot = match open.take(peer.ip(), cap) {
             Some(slot) => slot,
             None => {
                 tracing::info!(%peer, "connection refused: too many from this address");
@@ -192,40 +199,9 @@ impl Drop for AddressSlot {
     }
 }
 
-/// The address a connection counts against: an IPv4 address as it is (also
-/// when it arrives IPv4-mapped), an IPv6 address by its /64 network, which
-/// one host usually has whole.
-pub fn address_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(v4) => IpAddr::V4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let mask = u128::MAX << 64;
-                IpAddr::V6((u128::from(v6) & mask).into())
-            }
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn addresses_count_by_host_or_ipv6_network() {
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        assert_eq!(address_key(ip("192.0.2.7")), ip("192.0.2.7"));
-        assert_eq!(address_key(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
-        assert_eq!(
-            address_key(ip("2001:db8:1:2:aaaa::1")),
-            address_key(ip("2001:db8:1:2:bbbb::2"))
-        );
-        assert_ne!(
-            address_key(ip("2001:db8:1:2::1")),
-            address_key(ip("2001:db8:1:3::1"))
-        );
-    }
 
     #[test]
     fn an_address_holds_its_cap_and_no_more() {

@@ -10,8 +10,9 @@ use std::time::Duration;
 use socketioxide::SocketIo;
 
 use crate::Config;
-use crate::auth::{AuthError, Tokens};
+use crate::auth::{AuthError, Passwords, Tokens};
 use crate::chat::{Limits, Room};
+use crate::client_ip::TrustedProxies;
 use crate::http::Throttle;
 use crate::store::{Retention, Store, StoreError};
 
@@ -39,12 +40,16 @@ pub struct AppState {
     pub retention: Retention,
     /// Issues and checks login tokens.
     pub tokens: Tokens,
-    /// Counts failed logins.
+    /// Limits logins and registrations per address and name.
     pub throttle: Throttle,
     /// What each account and connection may send and hold.
     pub limits: Limits,
     /// The transport's limits on connections.
     pub connections: ConnectionSettings,
+    /// Hashes and checks passwords, a bounded number at once.
+    pub passwords: Passwords,
+    /// The proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
     /// Whether connections without a login may enter.
     pub allow_guests: bool,
     /// The Socket.IO handle (set by [`crate::app`]), to disconnect a logged-out
@@ -60,17 +65,19 @@ impl AppState {
     /// The state for a server configured by `config`: opens (and if need be
     /// creates and migrates) its store.
     pub async fn open(config: &Config) -> Result<Self, StartError> {
+        // The secret first: a weak one stops the start before the database
+        // is touched.
+        let tokens = Tokens::load(
+            config.jwt_secret.as_ref().map(|s| s.0.as_str()),
+            &config.data_dir,
+            Duration::from_secs(config.token_ttl_secs),
+        )?;
         let store = Store::open_with(
             config.database_url.as_deref(),
             &config.data_dir,
             config.database_timeouts(),
         )
         .await?;
-        let tokens = Tokens::load(
-            config.jwt_secret.as_ref().map(|s| s.0.as_str()),
-            &config.data_dir,
-            Duration::from_secs(config.token_ttl_secs),
-        )?;
         let leptos_options = LeptosOptions::builder()
             .output_name(config.output_name.as_str())
             .site_root(config.site_root.as_str())
@@ -84,12 +91,15 @@ impl AppState {
             store,
             retention: config.retention(),
             tokens,
-            throttle: Throttle::default(),
             limits: Limits::new(config.rate_settings()),
             connections: ConnectionSettings {
                 per_address: config.connections_per_address,
                 header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
+                trusted_proxies: TrustedProxies::new(config.trusted_proxies.iter().copied()),
             },
+            throttle: Throttle::new(config.login_limits()),
+            passwords: Passwords::new(config.hash_concurrency(), config.hash_queue),
+            trusted_proxies: TrustedProxies::new(config.trusted_proxies.iter().copied()),
             allow_guests: config.allow_guests,
             io: None,
             max_payload: config.max_payload,
@@ -99,10 +109,13 @@ impl AppState {
 }
 
 /// Limits on TCP connections, applied as they are accepted.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ConnectionSettings {
     /// Open connections per client address; 0 means no limit.
     pub per_address: usize,
+    /// Proxies, whose connections carry many clients' requests: not capped
+    /// per address (the proxy counts its clients).
+    pub trusted_proxies: TrustedProxies,
     /// How long a client may take to send a request's headers, or stay idle
     /// between requests.
     pub header_timeout: Duration,

@@ -1,18 +1,46 @@
 //! The login and register forms (one form, two modes): the way into the
 //! room. The server's reasons show inline; the button waits while a request
 //! is on its way.
+//!
+//! The forms work before the page hydrates and without JavaScript: the form
+//! posts (never a GET, so a password never lands in a URL) to the server's
+//! `/login` or `/register`, which sets the cookie and redirects; the mode
+//! buttons are links in disguise (they submit a tiny GET form holding only
+//! the mode). Once hydrated, both are handled in the page instead.
 
-use leptos::ev::SubmitEvent;
+use leptos::ev::{MouseEvent, SubmitEvent};
 use leptos::html::Input;
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use super::focus_on_mount;
 use crate::chat::{AuthMode, Chat};
 
+/// How the server opens the form, for the first render (shared with the
+/// hydrating page): the register form (`/?mode=register`), and the reason
+/// a form post without JavaScript was refused, shown once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthStart {
+    /// Open on the register form.
+    pub register: bool,
+    /// Why the last form post was refused.
+    pub error: Option<String>,
+}
+
 /// Log in, or create an account.
 #[component]
 pub fn AuthForm(chat: Chat) -> impl IntoView {
-    let mode = RwSignal::new(AuthMode::Login);
+    // Provided by the server per request; read back from the page when it
+    // hydrates, so both render the same; a default after a logout.
+    let start = SharedValue::new(|| use_context::<AuthStart>().unwrap_or_default()).into_inner();
+    if start.error.is_some() {
+        chat.auth_error.set(start.error);
+    }
+    let mode = RwSignal::new(if start.register {
+        AuthMode::Register
+    } else {
+        AuthMode::Login
+    });
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let input = NodeRef::<Input>::new();
@@ -26,18 +54,27 @@ pub fn AuthForm(chat: Chat) -> impl IntoView {
         );
     };
     let switch = move |to: AuthMode| {
-        move |_| {
+        move |ev: MouseEvent| {
+            // Hydrated: switch in place instead of loading the other form.
+            ev.prevent_default();
             mode.set(to);
             chat.auth_error.set(None);
         }
     };
     let is = move |m: AuthMode| move || mode.get() == m;
+    let action = move || match mode.get() {
+        AuthMode::Login => "/login",
+        AuthMode::Register => "/register",
+    };
     view! {
         <main id="auth-page">
-            <form id="auth" on:submit=on_submit>
+            // The mode buttons' own form: it sends only `mode`, never the
+            // fields of the form below.
+            <form id="auth-mode" method="get" action="/"></form>
+            <form id="auth" method="post" action=action on:submit=on_submit>
                 <div class="modes" role="group" aria-label="Log in or register">
-                    <button type="button" id="show-login" aria-pressed=move || is(AuthMode::Login)().to_string() on:click=switch(AuthMode::Login)>"Log in"</button>
-                    <button type="button" id="show-register" aria-pressed=move || is(AuthMode::Register)().to_string() on:click=switch(AuthMode::Register)>"Register"</button>
+                    <button type="submit" form="auth-mode" name="mode" value="login" id="show-login" aria-pressed=move || is(AuthMode::Login)().to_string() on:click=switch(AuthMode::Login)>"Log in"</button>
+                    <button type="submit" form="auth-mode" name="mode" value="register" id="show-register" aria-pressed=move || is(AuthMode::Register)().to_string() on:click=switch(AuthMode::Register)>"Register"</button>
                 </div>
                 <h2>{move || if is(AuthMode::Login)() { "Log in to the room" } else { "Create an account" }}</h2>
                 <p id="auth-notice" role="status">{move || chat.auth_notice.get()}</p>
@@ -70,7 +107,8 @@ pub fn AuthForm(chat: Chat) -> impl IntoView {
     }
 }
 
-/// Who is logged in, and the way out.
+/// Who is logged in, and the ways out: this session, or every session of
+/// the account on every device.
 #[component]
 pub fn Account(chat: Chat) -> impl IntoView {
     view! {
@@ -78,6 +116,7 @@ pub fn Account(chat: Chat) -> impl IntoView {
             <div class="account">
                 <span id="whoami">{move || chat.account.with(|a| a.as_ref().map(|a| a.username.clone()))}</span>
                 <button type="button" id="logout" on:click=move |_| chat.logout()>"Log out"</button>
+                <button type="button" id="logout-all" title="End this account's sessions on every device" on:click=move |_| chat.logout_all()>"Log out everywhere"</button>
             </div>
         </Show>
     }

@@ -8,7 +8,7 @@ mod messages;
 mod side_panel;
 mod status;
 
-pub use auth::{Account, AuthForm};
+pub use auth::{Account, AuthForm, AuthStart};
 pub use composer::Composer;
 pub use messages::{MessageList, TypingIndicator};
 pub use side_panel::SidePanel;

@@ -33,6 +33,7 @@ pub use room::Room;
 
 use crate::AppState;
 use crate::auth::{self, Tokens, Unidentified};
+use crate::client_ip::client_ip;
 use crate::store::Store;
 
 /// The WebSocket read buffer per connection, in bytes. Clients send short
@@ -70,11 +71,19 @@ pub struct ChatSettings {
     pub allow_guests: bool,
     /// What each account and connection may send and hold.
     pub limits: Limits,
+    /// Whose `X-Forwarded-For` names the client (for guests' addresses).
+    pub trusted_proxies: crate::client_ip::TrustedProxies,
 }
 
 /// The Socket.IO room of one login's sockets, so logging out can find them.
 pub fn session_room(jti: &str) -> String {
     format!("session:{jti}")
+}
+
+/// The Socket.IO room of all an account's sockets, so "log out everywhere"
+/// can find them.
+pub fn user_room(id: i64) -> String {
+    format!("user:{id}")
 }
 
 /// Why a connection was refused before it joined; the client receives the
@@ -116,6 +125,7 @@ pub fn layer(state: &AppState) -> (SocketIoLayer, SocketIo) {
         .with_state(ChatSettings {
             allow_guests: state.allow_guests,
             limits: state.limits.clone(),
+            trusted_proxies: state.trusted_proxies.clone(),
         })
         .build_layer();
     // Middlewares run last-added first: authenticate, then register.
@@ -183,11 +193,17 @@ async fn authenticate(
         }
         Err(Unidentified::Missing) if settings.allow_guests => {
             // A guest has no account: its address stands for one.
-            let address = s
-                .req_parts()
+            let parts = s.req_parts();
+            let address = parts
                 .extensions
                 .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string());
+                .map_or_else(
+                    || "unknown".to_owned(),
+                    |info| {
+                        let ip = client_ip(info.0, &parts.headers, &settings.trusted_proxies);
+                        crate::client_ip::address_key(ip).to_string()
+                    },
+                );
             let identity = Identity::Guest {
                 client_id: auth.client_id,
             };
@@ -208,6 +224,9 @@ async fn authenticate(
     ));
     if let Some(claims) = claims {
         s.join(session_room(&claims.jti));
+        if let Identity::User { id, .. } = &identity {
+            s.join(user_room(*id));
+        }
         let left = claims.expires_at() - crate::store::now_millis();
         let timer = tokio::spawn(expire(
             s.clone(),

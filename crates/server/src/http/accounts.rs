@@ -1,13 +1,15 @@
-//! Accounts: register, log in, log out, and who am I. A successful register
-//! or login answers with the token and sets it as the browser's HttpOnly
-//! cookie; every route that needs a login takes the token from
-//! `Authorization: Bearer` or that cookie ([`AuthUser`]).
+//! Accounts: register, log in, log out (here or everywhere), and who am I. A
+//! successful register or login answers with the token and sets it as the
+//! browser's HttpOnly cookie; every route that needs a login takes the token
+//! from `Authorization: Bearer` or that cookie ([`AuthUser`]). The checks
+//! themselves ([`Entry::check`]: [`create_account`], [`check_login`]) are
+//! shared with the page's form posts (`super::forms`).
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -15,7 +17,9 @@ use protocol::{
     Account, Credentials, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Session, validate_username,
 };
 
-use super::{Error, Result};
+use super::ClientIp;
+use super::throttle::Refused;
+use super::{Error, Result, json_body};
 use crate::AppState;
 use crate::auth::{self, Claims};
 use crate::store::User;
@@ -46,13 +50,83 @@ impl FromRequestParts<AppState> for AuthUser {
 /// `POST /api/register`: a new account, logged in at once.
 pub async fn register(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     body: std::result::Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Response> {
-    let Json(credentials) = body.map_err(|e| Error::BadRequest(e.body_text()))?;
-    let username = validate_username(&credentials.username)
-        .map_err(|e| Error::Unprocessable(e.message))?
-        .to_owned();
-    let chars = credentials.password.chars().count();
+    enter(&state, ip, json_body(body)?, Entry::Register).await
+}
+
+/// `POST /api/login`: a token for the right name and password.
+pub async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: std::result::Result<Json<Credentials>, JsonRejection>,
+) -> Result<Response> {
+    enter(&state, ip, json_body(body)?, Entry::Login).await
+}
+
+/// The two ways into an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Entry {
+    /// A new account ([`create_account`]).
+    Register,
+    /// An existing one ([`check_login`]).
+    Login,
+}
+
+impl Entry {
+    /// The account, if this way in lets `ip` in with `credentials`. The
+    /// address's rate is counted first, before anything else is looked at.
+    pub(super) async fn check(
+        self,
+        state: &AppState,
+        ip: IpAddr,
+        credentials: Credentials,
+    ) -> Result<User> {
+        let (counted, reason) = match self {
+            Self::Register => (
+                state.throttle.register_request(ip),
+                "too many registrations from your address",
+            ),
+            Self::Login => (
+                state.throttle.login_request(ip),
+                "too many login attempts from your address",
+            ),
+        };
+        counted.map_err(|Refused(wait)| Error::TooManyRequests { reason, wait })?;
+        match self {
+            Self::Register => create_account(state, ip, credentials).await,
+            Self::Login => check_login(state, ip, credentials).await,
+        }
+    }
+}
+
+/// Registers or logs in, and answers with the new session.
+async fn enter(
+    state: &AppState,
+    ip: IpAddr,
+    credentials: Credentials,
+    entry: Entry,
+) -> Result<Response> {
+    let user = entry.check(state, ip, credentials).await?;
+    let status = match entry {
+        Entry::Register => StatusCode::CREATED,
+        Entry::Login => StatusCode::OK,
+    };
+    session_response(state, &user, status).await
+}
+
+/// Creates the account `credentials` asks for, from `ip`. Everything that
+/// can refuse it cheaply is checked before the password is hashed: the name
+/// and password rules, and whether the name is taken (the unique index
+/// still decides between two racing for it).
+async fn create_account(
+    state: &AppState,
+    ip: IpAddr,
+    Credentials { username, password }: Credentials,
+) -> Result<User> {
+    let username = validate_username(&username).map_err(|e| Error::Unprocessable(e.message))?;
+    let chars = password.chars().count();
     if chars < PASSWORD_MIN_CHARS {
         return Err(Error::Unprocessable(format!(
             "the password must have at least {PASSWORD_MIN_CHARS} characters"
@@ -63,72 +137,122 @@ pub async fn register(
             "the password may have at most {PASSWORD_MAX_CHARS} characters"
         )));
     }
-    let hash = auth::hash_password(credentials.password).await?;
+    let taken = || Error::Conflict(format!("the name “{username}” is taken"));
+    if state.store.user_by_name(username).await?.is_some() {
+        return Err(taken());
+    }
+    let hash = state.passwords.hash(password).await??;
     let user = state
         .store
-        .create_user(&username, &hash)
+        .create_user(username, &hash)
         .await?
-        .ok_or_else(|| Error::Conflict(format!("the name “{username}” is taken")))?;
-    tracing::info!(user = %user.username, id = user.id, "registered");
-    session_response(&state, &user, StatusCode::CREATED)
+        .ok_or_else(taken)?;
+    tracing::info!(user = %user.username, id = user.id, %ip, "registered");
+    Ok(user)
 }
 
-/// `POST /api/login`: a token for the right name and password.
-pub async fn login(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    body: std::result::Result<Json<Credentials>, JsonRejection>,
-) -> Result<Response> {
-    let Json(credentials) = body.map_err(|e| Error::BadRequest(e.body_text()))?;
-    let keys = [
-        format!("user:{}", credentials.username.trim().to_lowercase()),
-        format!("addr:{}", peer.ip()),
-    ];
-    state
+/// The account `credentials` name, if the password is right. A name or
+/// password no account can have is wrong without hashing anything (registration never allowed them); then
+/// a failure slot is taken before the password is verified (see
+/// [`super::throttle`]), and given back only if it was right.
+async fn check_login(
+    state: &AppState,
+    ip: IpAddr,
+    Credentials { username, password }: Credentials,
+) -> Result<User> {
+    let wrong = || Error::Unauthorized("wrong username or password".to_owned());
+    let Ok(username) = validate_username(&username) else {
+        return Err(wrong());
+    };
+    if password.is_empty() || password.chars().count() > PASSWORD_MAX_CHARS {
+        return Err(wrong());
+    }
+    let attempt = state
         .throttle
-        .check(&keys)
-        .map_err(Error::TooManyRequests)?;
-    let user = state
-        .store
-        .user_by_name(credentials.username.trim())
-        .await?;
+        .login_attempt(ip, username)
+        .map_err(|Refused(wait)| Error::TooManyRequests {
+            reason: "too many failed logins",
+            wait,
+        })?;
+    if !attempt.delay().is_zero() {
+        tracing::info!(user = %username, %ip, delay = ?attempt.delay(), "login delayed: many failures for this name");
+        tokio::time::sleep(attempt.delay()).await;
+    }
+    let user = match state.store.user_by_name(username).await {
+        Ok(user) => user,
+        Err(error) => {
+            attempt.forget();
+            return Err(error.into());
+        }
+    };
     let hash = user
         .as_ref()
-        .map_or(DUMMY_HASH, |u| u.password_hash.as_str());
-    let matches = auth::verify_password(credentials.password, hash.to_owned()).await;
+        .map_or(DUMMY_HASH, |u| u.password_hash.as_str())
+        .to_owned();
+    let matches = match state.passwords.verify(password, hash).await {
+        Ok(matches) => matches,
+        Err(busy) => {
+            attempt.forget();
+            return Err(busy.into());
+        }
+    };
     match user {
         Some(user) if matches => {
-            tracing::info!(user = %user.username, "logged in");
-            session_response(&state, &user, StatusCode::OK)
+            attempt.forget();
+            tracing::info!(user = %user.username, %ip, "logged in");
+            Ok(user)
         }
         _ => {
-            state.throttle.fail(&keys);
-            Err(Error::Unauthorized("wrong username or password".to_owned()))
+            tracing::info!(user = %username, %ip, "login failed");
+            Err(wrong())
         }
     }
 }
 
-/// `POST /api/logout`: forgets the browser's cookie and disconnects the
-/// sockets of that login.
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// `POST /api/logout`: ends the session of the token the request carries
+/// (it is refused from now on), disconnects its sockets, and forgets the
+/// browser's cookie.
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
     let token = auth::token_from_headers(&headers);
-    if let Some(claims) = token.and_then(|t| state.tokens.verify(&t).ok())
-        && let Some(io) = &state.io
-    {
-        if let Err(error) = io
-            .to(crate::chat::session_room(&claims.jti))
-            .disconnect()
-            .await
-        {
-            tracing::warn!(%error, "could not disconnect a logged-out session");
-        }
+    if let Some(claims) = token.and_then(|t| state.tokens.verify(&t).ok()) {
+        state
+            .store
+            .revoke_session(&claims.jti, claims.expires_at())
+            .await?;
+        disconnect(&state, crate::chat::session_room(&claims.jti)).await;
         tracing::info!(user = %claims.name, "logged out");
     }
+    Ok(logged_out())
+}
+
+/// `POST /api/logout-all`: ends every session of the account, on every
+/// device, and disconnects all its sockets.
+pub async fn logout_all(
+    State(state): State<AppState>,
+    AuthUser { user, .. }: AuthUser,
+) -> Result<Response> {
+    state.store.end_all_sessions(user.id).await?;
+    disconnect(&state, crate::chat::user_room(user.id)).await;
+    tracing::info!(user = %user.username, "logged out everywhere");
+    Ok(logged_out())
+}
+
+/// 204 with the cookie cleared.
+fn logged_out() -> Response {
     (
         StatusCode::NO_CONTENT,
         [(header::SET_COOKIE, auth::cleared_cookie())],
     )
         .into_response()
+}
+
+/// Disconnects the sockets in a Socket.IO room.
+async fn disconnect(state: &AppState, room: String) {
+    if let Some(io) = &state.io
+        && let Err(error) = io.to(room).disconnect().await
+    {
+        tracing::warn!(%error, "could not disconnect a logged-out session's sockets");
+    }
 }
 
 /// `GET /api/me`: who is logged in.
@@ -139,9 +263,16 @@ pub async fn me(AuthUser { user, .. }: AuthUser) -> Json<Account> {
     })
 }
 
-fn session_response(state: &AppState, user: &User, status: StatusCode) -> Result<Response> {
-    let (token, claims) = state.tokens.issue(user)?;
+/// A new session for `user`: its token and the cookie that keeps it.
+pub(super) async fn new_session(state: &AppState, user: &User) -> Result<(String, Claims, String)> {
+    let generation = state.store.session_generation(user.id).await?;
+    let (token, claims) = state.tokens.issue(user, generation)?;
     let cookie = auth::session_cookie(&token, state.tokens.validity());
+    Ok((token, claims, cookie))
+}
+
+async fn session_response(state: &AppState, user: &User, status: StatusCode) -> Result<Response> {
+    let (token, claims, cookie) = new_session(state, user).await?;
     let session = Session {
         user: Account {
             id: user.id,

@@ -33,12 +33,24 @@ pub enum Error {
     /// 409: the name is taken.
     #[error("{0}")]
     Conflict(String),
+    /// 413: the body is larger than the API takes.
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
     /// 422: well-formed, but not acceptable (a weak password, a bad name).
     #[error("{0}")]
     Unprocessable(String),
-    /// 429: too many failed logins; try again after the wait.
-    #[error("too many failed logins; try again in {} s", .0.as_secs().max(1))]
-    TooManyRequests(Duration),
+    /// 429: too many requests of a kind; try again after the wait.
+    #[error("{reason}; try again in {} s", retry_secs(*.wait))]
+    TooManyRequests {
+        /// What there were too many of.
+        reason: &'static str,
+        /// Until the next one is allowed.
+        wait: Duration,
+    },
+    /// 503: the server is hashing as many passwords as it may; try again in
+    /// a moment.
+    #[error("the server is busy; try again in a moment")]
+    Busy,
     /// 500: the server failed (logged, never shown).
     #[error("internal error")]
     Internal,
@@ -52,10 +64,39 @@ impl Error {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+}
+
+/// Whole seconds to wait, rounded up, at least one (`Retry-After`).
+fn retry_secs(wait: Duration) -> u64 {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    secs.max(1)
+}
+
+/// How long a client refused as [`Error::Busy`] should wait: a hash takes
+/// a fraction of a second, so the queue is moving again by then.
+const BUSY_RETRY: Duration = Duration::from_secs(1);
+
+impl Error {
+    /// How long the client should wait before trying again, if it should.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::TooManyRequests { wait, .. } => Some(*wait),
+            Self::Busy => Some(BUSY_RETRY),
+            _ => None,
+        }
+    }
+}
+
+impl From<crate::auth::Busy> for Error {
+    fn from(_: crate::auth::Busy) -> Self {
+        Self::Busy
     }
 }
 
@@ -84,10 +125,7 @@ impl From<Unidentified> for Error {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let retry_after = match &self {
-            Self::TooManyRequests(wait) => Some(wait.as_secs().max(1)),
-            _ => None,
-        };
+        let retry_after = self.retry_after().map(retry_secs);
         let body = Json(ApiError {
             error: self.to_string(),
         });

@@ -1,19 +1,29 @@
-//! The JSON API under `/api`: accounts ([`accounts`]) and the health check.
+//! The JSON API under `/api`: accounts ([`accounts`]) and the health check;
+//! and the page's form posts ([`forms`]), which work without JavaScript.
 //! Every error under `/api`, an unknown route or method included, is
-//! answered in JSON.
+//! answered in JSON, and its bodies are small ([`BODY_LIMIT`]).
 
 pub mod accounts;
 mod error;
-mod throttle;
+pub mod forms;
+pub mod throttle;
 
-use axum::extract::State;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 
 pub use error::{Error, Result};
 pub use throttle::Throttle;
+
+/// The largest body `/api` and the form posts read, in bytes: credentials
+/// are a name of 32 characters and a password of at most 1,024, far below.
+pub const BODY_LIMIT: usize = 8 * 1024;
 
 use crate::AppState;
 
@@ -24,9 +34,23 @@ pub fn router() -> Router<AppState> {
         .route("/register", post(accounts::register))
         .route("/login", post(accounts::login))
         .route("/logout", post(accounts::logout))
+        .route("/logout-all", post(accounts::logout_all))
         .route("/me", get(accounts::me))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+}
+
+/// A JSON body, or the API's error for it: 413 past [`BODY_LIMIT`], 400 for
+/// anything else that is not the JSON the route takes.
+pub(crate) fn json_body<T>(body: std::result::Result<Json<T>, JsonRejection>) -> Result<T> {
+    match body {
+        Ok(Json(value)) => Ok(value),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(Error::PayloadTooLarge(BODY_LIMIT))
+        }
+        Err(e) => Err(Error::BadRequest(e.body_text())),
+    }
 }
 
 /// What `GET /api/health` answers.
@@ -69,4 +93,27 @@ async fn not_found() -> Error {
 
 async fn method_not_allowed() -> Error {
     Error::MethodNotAllowed
+}
+
+/// The client's address, as a request extractor: [`client_ip`] of the
+/// request's peer and headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+            // `run` always serves with the peer's address; without it every
+            // client would share one address's limits.
+            tracing::error!("a request without its peer address");
+            return Err(Error::Internal);
+        };
+        Ok(Self(crate::client_ip::client_ip(
+            *peer,
+            &parts.headers,
+            &state.trusted_proxies,
+        )))
+    }
 }

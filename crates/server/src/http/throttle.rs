@@ -1,53 +1,357 @@
-//! Failed-login throttling: at most [`MAX_FAILURES`] failures a minute per
-//! username and per client address; past that, logins are refused with a
-//! time to wait, whether the password is right or not.
+//! Throttles for logins and registrations, built so that they can be
+//! neither raced nor turned against the account's owner:
+//!
+//! - **Per address** (hard): at most `--login-per-minute` login and
+//!   `--register-per-minute` registration requests a minute; over it, 429.
+//! - **Per name and address** (hard): at most [`FAILURES`] failed logins a
+//!   minute. The slot is taken *before* the password is verified, so a
+//!   burst of concurrent guesses gets at most [`FAILURES`] verifications and
+//!   429 for the rest; a right password gives the slot back.
+//! - **Per name** (soft): past [`FAILURES`] failures a minute from anywhere,
+//!   each further attempt on that name waits first, a little longer each
+//!   time (up to [`MAX_DELAY`]), but is then checked: an attacker spread over
+//!   many addresses slows guessing on a name down, yet cannot lock its owner
+//!   out.
+//!
+//! Every limit counts in a sliding window of a minute, estimated from two
+//! counters per key (this minute's, and the last one's weighted by how much
+//! of it still falls in the window), so a key costs a few bytes however high
+//! its limit. The keys live in a bounded TTL cache ([`moka`]): an entry goes
+//! once its counts have aged out, and past [`CAPACITY`] keys the least
+//! useful ones are evicted, so no flood of names or addresses grows it
+//! without bound. (An evicted key starts again from zero: a flood big
+//! enough to evict costs its sender a fresh limit, never another user a
+//! lockout.)
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-/// Failures allowed per key in [`WINDOW`].
-pub const MAX_FAILURES: usize = 5;
+use moka::ops::compute::Op;
+use moka::sync::Cache;
 
-/// The window failures are counted in.
+use crate::client_ip::address_key;
+
+/// Failed logins allowed per name and address (hard), and per name before
+/// attempts are delayed (soft), in [`WINDOW`].
+pub const FAILURES: u32 = 5;
+
+/// The window every limit is counted in.
 pub const WINDOW: Duration = Duration::from_secs(60);
 
-/// Recent failures by key ("user:alice", "addr:127.0.0.1"); cheap to clone.
-#[derive(Debug, Clone, Default)]
-pub struct Throttle(Arc<Mutex<HashMap<String, VecDeque<Instant>>>>);
+/// How much longer each attempt on a name waits per failure past the soft
+/// limit.
+pub const DELAY_STEP: Duration = Duration::from_millis(500);
 
-impl Throttle {
-    /// `Err(wait)` if any key has had too many failures lately.
-    pub fn check(&self, keys: &[String]) -> Result<(), Duration> {
-        let now = Instant::now();
-        let mut failures = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut wait = Duration::ZERO;
-        for key in keys {
-            if let Some(times) = failures.get_mut(key) {
-                while times
-                    .front()
-                    .is_some_and(|t| now.duration_since(*t) >= WINDOW)
-                {
-                    times.pop_front();
-                }
-                if times.len() >= MAX_FAILURES
-                    && let Some(oldest) = times.front()
-                {
-                    wait = wait.max(WINDOW - now.duration_since(*oldest));
-                }
-            }
+/// The longest an attempt on a name under attack waits before it is checked.
+pub const MAX_DELAY: Duration = Duration::from_secs(5);
+
+/// The most keys kept: about 300 bytes each, so some 15 MB at worst.
+pub const CAPACITY: u64 = 50_000;
+
+/// The per-address request limits (`--login-per-minute`,
+/// `--register-per-minute`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Login requests per address per minute.
+    pub login_per_minute: u32,
+    /// Registration requests per address per minute.
+    pub register_per_minute: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            login_per_minute: 30,
+            register_per_minute: 10,
         }
-        failures.retain(|_, times| !times.is_empty());
-        if wait.is_zero() { Ok(()) } else { Err(wait) }
+    }
+}
+
+/// What a count is kept under.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    /// Login requests from an address.
+    Login(IpAddr),
+    /// Registration requests from an address.
+    Register(IpAddr),
+    /// Failed logins for a name from an address.
+    Failures(IpAddr, String),
+    /// Failed logins for a name from anywhere.
+    Name(String),
+}
+
+/// Events of one key in the sliding window: this window's count and the
+/// previous one's.
+#[derive(Debug, Clone, Copy)]
+struct Count {
+    /// When this window began.
+    start: Instant,
+    /// Events in the window before.
+    previous: u32,
+    /// Events in this window.
+    current: u32,
+}
+
+impl Count {
+    fn new(now: Instant) -> Self {
+        Self {
+            start: now,
+            previous: 0,
+            current: 0,
+        }
     }
 
-    /// Counts a failure against every key.
-    pub fn fail(&self, keys: &[String]) {
-        let now = Instant::now();
-        let mut failures = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        for key in keys {
-            failures.entry(key.clone()).or_default().push_back(now);
+    /// The counts as they stand at `now`: windows that ended are moved on.
+    fn at(mut self, now: Instant) -> Self {
+        let elapsed = now.saturating_duration_since(self.start);
+        if elapsed >= WINDOW * 2 {
+            return Self::new(now);
         }
+        if elapsed >= WINDOW {
+            self.previous = self.current;
+            self.current = 0;
+            self.start += WINDOW;
+        }
+        self
+    }
+
+    /// About how many events fell in the minute before `now` (the previous
+    /// window weighted by the part of it still inside).
+    fn estimate(&self, now: Instant) -> f64 {
+        let into = now.saturating_duration_since(self.start).as_secs_f64() / WINDOW.as_secs_f64();
+        f64::from(self.previous) * (1.0 - into).max(0.0) + f64::from(self.current)
+    }
+
+    /// Whether one more stays within `limit`.
+    fn fits(&self, now: Instant, limit: u32) -> bool {
+        self.estimate(now) + 1.0 <= f64::from(limit)
+    }
+
+    /// How long until one more fits within `limit`.
+    fn wait(&self, now: Instant, limit: u32) -> Duration {
+        let room = f64::from(limit) - 1.0;
+        let (previous, current) = (f64::from(self.previous), f64::from(self.current));
+        // The point, in windows after `start`, where the estimate has fallen
+        // to `room`.
+        let at = if current <= room {
+            if previous > 0.0 {
+                1.0 - (room - current) / previous
+            } else {
+                0.0
+            }
+        } else {
+            // Not in this window: in the next one, this one's count decays.
+            2.0 - room / current
+        };
+        let until = self.start + WINDOW.mul_f64(at.max(0.0));
+        until
+            .saturating_duration_since(now)
+            .max(Duration::from_millis(1))
+    }
+}
+
+/// Why a request must wait: try again after this long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused(pub Duration);
+
+/// Expires a key once both its windows have ended: it counts nothing then.
+struct AgedOut;
+
+impl AgedOut {
+    fn left(count: &Count, now: Instant) -> Option<Duration> {
+        Some((count.start + WINDOW * 2).saturating_duration_since(now))
+    }
+}
+
+impl moka::Expiry<Key, Count> for AgedOut {
+    fn expire_after_create(&self, _: &Key, count: &Count, now: Instant) -> Option<Duration> {
+        Self::left(count, now)
+    }
+
+    fn expire_after_update(
+        &self,
+        _: &Key,
+        count: &Count,
+        now: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Self::left(count, now)
+    }
+}
+
+/// The throttles' state; cheap to clone.
+#[derive(Clone)]
+pub struct Throttle {
+    counts: Cache<Key, Count>,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Throttle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Throttle")
+            .field("limits", &self.limits)
+            .field("keys", &self.counts.entry_count())
+            .finish()
+    }
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Self::new(Limits::default())
+    }
+}
+
+impl Throttle {
+    /// Throttles with these per-address limits, keeping at most [`CAPACITY`]
+    /// keys.
+    pub fn new(limits: Limits) -> Self {
+        Self::with_capacity(limits, CAPACITY)
+    }
+
+    fn with_capacity(limits: Limits, capacity: u64) -> Self {
+        Self {
+            counts: Cache::builder()
+                .max_capacity(capacity)
+                .expire_after(AgedOut)
+                .build(),
+            limits,
+        }
+    }
+
+    /// Counts a login request from `ip`; `Err` past the per-address limit.
+    pub fn login_request(&self, ip: IpAddr) -> Result<(), Refused> {
+        let limit = self.limits.login_per_minute;
+        self.take(Key::Login(address_key(ip)), limit, Instant::now())
+    }
+
+    /// Counts a registration request from `ip`; `Err` past the per-address
+    /// limit.
+    pub fn register_request(&self, ip: IpAddr) -> Result<(), Refused> {
+        let limit = self.limits.register_per_minute;
+        self.take(Key::Register(address_key(ip)), limit, Instant::now())
+    }
+
+    /// Takes a failure slot for a login to `name` (already validated) from
+    /// `ip` before its password is checked. `Err` when this address has used
+    /// up its failures for the name; otherwise the attempt, which says how
+    /// long to wait before checking (the name's soft limit) and which counts
+    /// as a failure unless [`Attempt::forget`] gives it back.
+    pub fn login_attempt(&self, ip: IpAddr, name: &str) -> Result<Attempt, Refused> {
+        self.attempt_at(ip, name, Instant::now())
+    }
+
+    fn attempt_at(&self, ip: IpAddr, name: &str, now: Instant) -> Result<Attempt, Refused> {
+        let name = name_key(name);
+        let hard = Key::Failures(address_key(ip), name.clone());
+        self.take(hard.clone(), FAILURES, now)?;
+        let soft = Key::Name(name);
+        let failures = self.record(soft.clone(), now);
+        Ok(Attempt {
+            throttle: self.clone(),
+            keys: [hard, soft],
+            delay: soft_delay(failures),
+        })
+    }
+
+    /// Counts one under a hard `limit`, or says how long until one fits.
+    fn take(&self, key: Key, limit: u32, now: Instant) -> Result<(), Refused> {
+        let limit = limit.max(1);
+        let mut outcome = Ok(());
+        self.counts.entry(key).and_compute_with(|entry| {
+            let mut count = entry.map_or(Count::new(now), |e| e.into_value()).at(now);
+            if count.fits(now, limit) {
+                count.current = count.current.saturating_add(1);
+                Op::Put(count)
+            } else {
+                outcome = Err(Refused(count.wait(now, limit)));
+                Op::Nop
+            }
+        });
+        outcome
+    }
+
+    /// Counts one, never refusing: about how many there were in the minute
+    /// before. (Two windows after a flood stops, it has aged out.)
+    fn record(&self, key: Key, now: Instant) -> u32 {
+        let mut before = 0.0;
+        self.counts.entry(key).and_compute_with(|entry| {
+            let mut count = entry.map_or(Count::new(now), |e| e.into_value()).at(now);
+            before = count.estimate(now);
+            count.current = count.current.saturating_add(1);
+            Op::Put(count)
+        });
+        // Whole events, rounded down; the cast saturates.
+        before as u32
+    }
+
+    /// Takes one back (the attempt did not fail).
+    fn give_back(&self, key: Key, now: Instant) {
+        self.counts
+            .entry(key)
+            .and_compute_with(|entry| match entry {
+                Some(entry) => {
+                    let mut count = entry.into_value().at(now);
+                    if count.current > 0 {
+                        count.current -= 1;
+                    } else {
+                        count.previous = count.previous.saturating_sub(1);
+                    }
+                    if count.current == 0 && count.previous == 0 {
+                        Op::Remove
+                    } else {
+                        Op::Put(count)
+                    }
+                }
+                None => Op::Nop,
+            });
+    }
+
+    /// How many keys are kept (after pending evictions).
+    #[cfg(test)]
+    fn keys(&self) -> u64 {
+        self.counts.run_pending_tasks();
+        self.counts.entry_count()
+    }
+}
+
+/// A login attempt that holds its failure slots.
+#[derive(Debug)]
+pub struct Attempt {
+    throttle: Throttle,
+    keys: [Key; 2],
+    delay: Duration,
+}
+
+impl Attempt {
+    /// How long to wait before checking the password (the name's soft
+    /// limit).
+    pub fn delay(&self) -> Duration {
+        self.delay
+    }
+
+    /// The attempt does not count as a failure: the password was right, or
+    /// it was never checked (the server was busy).
+    pub fn forget(self) {
+        let now = Instant::now();
+        for key in self.keys {
+            self.throttle.give_back(key, now);
+        }
+    }
+}
+
+/// The name as throttles count it: trimmed and case-insensitive, as
+/// accounts are unique.
+fn name_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+/// The wait for an attempt on a name that failed `failures` times lately.
+fn soft_delay(failures: u32) -> Duration {
+    match failures.checked_sub(FAILURES) {
+        Some(excess) => DELAY_STEP
+            .saturating_mul(excess.saturating_add(1))
+            .min(MAX_DELAY),
+        None => Duration::ZERO,
     }
 }
 
@@ -55,26 +359,119 @@ impl Throttle {
 mod tests {
     use super::*;
 
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
     #[test]
-    fn the_sixth_failure_in_a_minute_waits() {
+    fn failures_per_name_and_address_are_taken_before_checking() {
         let throttle = Throttle::default();
-        let keys = ["user:alice".to_owned(), "addr:127.0.0.1".to_owned()];
-        for _ in 0..MAX_FAILURES {
-            assert_eq!(throttle.check(&keys), Ok(()));
-            throttle.fail(&keys);
-        }
-        let wait = throttle.check(&keys).unwrap_err();
-        assert!(wait > Duration::from_secs(55) && wait <= WINDOW, "{wait:?}");
-        // Another user from another address is not affected.
-        assert_eq!(
-            throttle.check(&["user:bob".to_owned(), "addr:10.0.0.2".to_owned()]),
-            Ok(())
-        );
-        // The same address is, whoever it tries.
+        let now = Instant::now();
+        let attacker = ip("203.0.113.7");
+        // Five attempts at once all hold a slot; the sixth waits, whatever
+        // its password.
+        let held: Vec<Attempt> = (0..FAILURES)
+            .map(|_| throttle.attempt_at(attacker, "Alice", now).unwrap())
+            .collect();
+        let Err(Refused(wait)) = throttle.attempt_at(attacker, "alice ", now) else {
+            panic!("the sixth attempt must be refused");
+        };
+        // The count slides: in the next minute the five decay, and the
+        // sixth fits once they weigh four.
+        assert_eq!(wait, WINDOW + WINDOW / FAILURES);
         assert!(
             throttle
-                .check(&["user:bob".to_owned(), "addr:127.0.0.1".to_owned()])
+                .attempt_at(attacker, "alice", now + WINDOW / 2)
                 .is_err()
         );
+        assert!(
+            throttle
+                .attempt_at(attacker, "alice", now + WINDOW)
+                .is_err()
+        );
+        assert!(throttle.attempt_at(attacker, "alice", now + wait).is_ok());
+        // Other names and other addresses are untouched.
+        assert!(throttle.attempt_at(attacker, "bob", now).is_ok());
+        assert!(
+            throttle
+                .attempt_at(ip("198.51.100.2"), "alice", now)
+                .is_ok()
+        );
+        drop(held);
+    }
+
+    #[test]
+    fn a_right_password_gives_its_slot_back() {
+        let throttle = Throttle::default();
+        let owner = ip("198.51.100.2");
+        for _ in 0..FAILURES * 3 {
+            throttle.login_attempt(owner, "alice").unwrap().forget();
+        }
+        assert!(throttle.login_attempt(owner, "alice").is_ok());
+    }
+
+    #[test]
+    fn the_name_limit_delays_and_never_refuses() {
+        let throttle = Throttle::default();
+        let now = Instant::now();
+        // An attacker with many addresses fails on one name.
+        for i in 0..FAILURES {
+            let attempt = throttle
+                .attempt_at(ip(&format!("10.0.0.{i}")), "alice", now)
+                .unwrap();
+            assert_eq!(attempt.delay(), Duration::ZERO);
+        }
+        let mut last = Duration::ZERO;
+        for i in 0..100 {
+            let attempt = throttle
+                .attempt_at(ip(&format!("10.0.1.{i}")), "alice", now)
+                .unwrap();
+            assert!(attempt.delay() >= last && attempt.delay() <= MAX_DELAY);
+            last = attempt.delay();
+        }
+        assert_eq!(last, MAX_DELAY);
+        // The owner, from an address of their own, is delayed but let in.
+        let owner = throttle
+            .attempt_at(ip("198.51.100.2"), "alice", now)
+            .unwrap();
+        assert_eq!(owner.delay(), MAX_DELAY);
+        // Two minutes after the flood stops, the delay is gone.
+        let later = now + WINDOW * 2;
+        let calm = throttle
+            .attempt_at(ip("198.51.100.2"), "alice", later)
+            .unwrap();
+        assert_eq!(calm.delay(), Duration::ZERO);
+    }
+
+    #[test]
+    fn requests_per_address_are_limited_and_ipv6_counts_per_64() {
+        let throttle = Throttle::new(Limits {
+            login_per_minute: 3,
+            register_per_minute: 1,
+        });
+        for _ in 0..3 {
+            throttle.login_request(ip("2001:db8::1")).unwrap();
+        }
+        // The same /64, another interface id.
+        assert!(throttle.login_request(ip("2001:db8::ffff:1")).is_err());
+        assert!(throttle.login_request(ip("2001:db8:0:1::1")).is_ok());
+        // Registrations are counted apart.
+        assert!(throttle.register_request(ip("2001:db8::1")).is_ok());
+        assert!(throttle.register_request(ip("2001:db8::1")).is_err());
+    }
+
+    #[test]
+    fn the_map_stays_bounded_after_100_000_names() {
+        let throttle = Throttle::with_capacity(Limits::default(), 1_000);
+        let attacker = ip("203.0.113.7");
+        for i in 0..100_000 {
+            // Each is a failure (never given back).
+            drop(throttle.login_attempt(attacker, &format!("name{i}")));
+            throttle
+                .login_request(ip(&format!("10.{}.{}.1", i / 256 % 256, i % 256)))
+                .ok();
+        }
+        let keys = throttle.keys();
+        assert!(keys <= 1_000, "{keys} keys kept");
     }
 }

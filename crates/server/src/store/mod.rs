@@ -11,6 +11,7 @@
 #[cfg(any(test, feature = "bench-memory-store"))]
 mod memory;
 mod recent;
+mod sessions;
 mod sql;
 
 use std::path::Path;
@@ -21,6 +22,7 @@ use protocol::{
     ChatMessage, EventId, HISTORY_PAGE, HistoryItem, HistoryPage, Timestamp, UserEvent,
 };
 use recent::Recent;
+pub use sessions::AccountSession;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,

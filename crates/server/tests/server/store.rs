@@ -326,3 +326,46 @@ async fn sqlite_log_stays_short_while_accounts_are_created() {
     );
     store.close().await;
 }
+
+on_both!(sessions_are_revoked_and_ended);
+async fn sessions_are_revoked_and_ended(store: &Store) {
+    let alice = store.create_user("alice", "hash").await.unwrap().unwrap();
+    let fresh = store.session(alice.id, "one").await.unwrap().unwrap();
+    assert_eq!((fresh.generation, fresh.revoked), (0, false));
+    assert_eq!(fresh.user, alice);
+    let later = server::store::now_millis() + 60_000;
+    store.revoke_session("one", later).await.unwrap();
+    // Twice is harmless; an expired revocation is pruned by the next one.
+    store.revoke_session("one", later).await.unwrap();
+    store.revoke_session("old", 1).await.unwrap();
+    store.revoke_session("two", later).await.unwrap();
+    assert!(
+        store
+            .session(alice.id, "one")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+    assert!(
+        !store
+            .session(alice.id, "three")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+    // The expired one is gone (its token is refused as expired anyway).
+    assert!(
+        !store
+            .session(alice.id, "old")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+    assert_eq!(store.end_all_sessions(alice.id).await.unwrap(), Some(1));
+    assert_eq!(store.session_generation(alice.id).await.unwrap(), 1);
+    assert_eq!(store.end_all_sessions(alice.id + 1).await.unwrap(), None);
+    assert_eq!(store.session(alice.id + 1, "one").await.unwrap(), None);
+}
