@@ -49,9 +49,8 @@ pub async fn register(
     body: std::result::Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Response> {
     let Json(credentials) = body.map_err(|e| Error::BadRequest(e.body_text()))?;
-    let username = validate_username(&credentials.username)
-        .map_err(|e| Error::Unprocessable(e.message))?
-        .to_owned();
+    let username =
+        validate_username(&credentials.username).map_err(|e| Error::Unprocessable(e.message))?;
     let chars = credentials.password.chars().count();
     if chars < PASSWORD_MIN_CHARS {
         return Err(Error::Unprocessable(format!(
@@ -64,13 +63,23 @@ pub async fn register(
         )));
     }
     let hash = auth::hash_password(credentials.password).await?;
-    let user = state
-        .store
-        .create_user(&username, &hash)
-        .await?
-        .ok_or_else(|| Error::Conflict(format!("the name “{username}” is taken")))?;
+    let Some(user) = state.store.create_user(&username, &hash).await? else {
+        return Err(name_conflict(&state, &username).await);
+    };
     tracing::info!(user = %user.username, id = user.id, "registered");
     session_response(&state, &user, StatusCode::CREATED)
+}
+
+/// Why a name whose key an account holds cannot be registered: taken (the
+/// same name, in any letter case) or too similar (a look-alike).
+async fn name_conflict(state: &AppState, username: &str) -> Error {
+    match state.store.user_by_name(username).await {
+        Ok(Some(existing)) if protocol::looks_alike(username, &existing.username) => {
+            Error::Conflict(protocol::too_similar(username))
+        }
+        Ok(_) => Error::Conflict(format!("the name “{username}” is taken")),
+        Err(error) => error.into(),
+    }
 }
 
 /// `POST /api/login`: a token for the right name and password.
@@ -81,7 +90,9 @@ pub async fn login(
 ) -> Result<Response> {
     let Json(credentials) = body.map_err(|e| Error::BadRequest(e.body_text()))?;
     let keys = [
-        format!("user:{}", credentials.username.trim().to_lowercase()),
+        // Keyed as accounts are, so look-alike spellings of one name share
+        // its count.
+        format!("user:{}", protocol::name_key(&credentials.username)),
         format!("addr:{}", peer.ip()),
     ];
     state
