@@ -44,16 +44,18 @@ pub fn name_key(name: &str) -> String {
 /// keys made under any other rule (an upgrade of the tables included).
 pub fn name_key_rule() -> String {
     let (major, minor, patch) = unicode_security::UNICODE_VERSION;
-    format!(
-        "nfkc-casefold-skeleton/{KEY_RULE_REVISION} unicode {major}.{minor}.{patch}",
-    )
+    format!("nfkc-casefold-skeleton/{KEY_RULE_REVISION} unicode {major}.{minor}.{patch}",)
 }
 
 /// Whether `wanted`, which has the key of `existing`, only looks like it,
 /// rather than being the same name in other letter case; it is then
 /// refused as [`too_similar`], not as taken.
 pub fn looks_alike(wanted: &str, existing: &str) -> bool {
-    let fold = |name: &str| caseless::default_case_fold_str(&normalize(name)).nfc().collect::<String>();
+    let fold = |name: &str| {
+        caseless::default_case_fold_str(&normalize(name))
+            .nfc()
+            .collect::<String>()
+    };
     fold(wanted) != fold(existing)
 }
 
@@ -186,7 +188,14 @@ mod tests {
             assert!(is_bidi_control(c), "{c:?}");
         }
         assert!(!is_bidi_control('a'));
-        for c in ['\u{200B}', '\u{200D}', '\u{2060}', '\u{FEFF}', '\u{AD}', '\u{E0041}'] {
+        for c in [
+            '\u{200B}',
+            '\u{200D}',
+            '\u{2060}',
+            '\u{FEFF}',
+            '\u{AD}',
+            '\u{E0041}',
+        ] {
             assert!(is_default_ignorable(c), "{c:?}");
             assert!(!is_visible(c), "{c:?}");
         }

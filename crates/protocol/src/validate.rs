@@ -116,12 +116,9 @@ fn refused_character(name: &str) -> Option<String> {
     }
     // The presentation selectors are dropped by `normalize`, not refused.
     let invisible = |c: char| is_default_ignorable(c) && !matches!(c, '\u{FE0E}' | '\u{FE0F}');
-    name.chars().find(|&c| invisible(c)).map(|c| {
-        format!(
-            "the name has an invisible character ({})",
-            code_point(c)
-        )
-    })
+    name.chars()
+        .find(|&c| invisible(c))
+        .map(|c| format!("the name has an invisible character ({})", code_point(c)))
 }
 
 /// The most combining marks on one base character, counted in the
@@ -173,7 +170,10 @@ mod tests {
             name_refusal(&"x".repeat(33)),
             "the name is 33 characters long; the limit is 32"
         );
-        assert_eq!(name_refusal("a\u{2028}b"), "the name has control characters");
+        assert_eq!(
+            name_refusal("a\u{2028}b"),
+            "the name has control characters"
+        );
     }
 
     #[test]
@@ -181,10 +181,16 @@ mod tests {
         // NFD in, NFC out: 32 decomposed "é" are 64 code points, but 32
         // characters once composed.
         assert_eq!(validate_username("Zoe\u{308}").as_deref(), Ok("Zo\u{EB}"));
-        assert_eq!(validate_username(&"e\u{301}".repeat(32)), Ok("é".repeat(32)));
+        assert_eq!(
+            validate_username(&"e\u{301}".repeat(32)),
+            Ok("é".repeat(32))
+        );
         assert_eq!(validate_username("ａｌｉｃｅ").as_deref(), Ok("alice"));
         // The emoji presentation selector is dropped, not refused.
-        assert_eq!(validate_username("sam\u{2764}\u{FE0F}").as_deref(), Ok("sam\u{2764}"));
+        assert_eq!(
+            validate_username("sam\u{2764}\u{FE0F}").as_deref(),
+            Ok("sam\u{2764}")
+        );
     }
 
     #[test]
@@ -193,9 +199,14 @@ mod tests {
             name_refusal("\u{202E}ecila"),
             "the name has a bidirectional control character (U+202E)"
         );
-        for c in ['\u{202A}', '\u{202D}', '\u{2066}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{61C}'] {
+        for c in [
+            '\u{202A}', '\u{202D}', '\u{2066}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{61C}',
+        ] {
             let name = format!("al{c}ice");
-            assert!(name_refusal(&name).contains("bidirectional control"), "{name:?}");
+            assert!(
+                name_refusal(&name).contains("bidirectional control"),
+                "{name:?}"
+            );
         }
     }
 
@@ -205,14 +216,34 @@ mod tests {
             name_refusal("al\u{200B}ice"),
             "the name has an invisible character (U+200B)"
         );
-        for c in ['\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}', '\u{AD}', '\u{34F}', '\u{E0041}'] {
+        for c in [
+            '\u{200C}',
+            '\u{200D}',
+            '\u{2060}',
+            '\u{FEFF}',
+            '\u{AD}',
+            '\u{34F}',
+            '\u{E0041}',
+        ] {
             let name = format!("al{c}ice");
-            assert!(name_refusal(&name).contains("invisible character"), "{name:?}");
+            assert!(
+                name_refusal(&name).contains("invisible character"),
+                "{name:?}"
+            );
         }
         // Names of nothing but invisible characters.
-        assert_eq!(name_refusal("\u{200B}\u{200D}"), "the name has an invisible character (U+200B)");
-        assert_eq!(name_refusal("\u{3164}"), "the name has an invisible character (U+3164)");
-        assert_eq!(name_refusal("\u{2800}\u{2800}"), "the name has no visible character");
+        assert_eq!(
+            name_refusal("\u{200B}\u{200D}"),
+            "the name has an invisible character (U+200B)"
+        );
+        assert_eq!(
+            name_refusal("\u{3164}"),
+            "the name has an invisible character (U+3164)"
+        );
+        assert_eq!(
+            name_refusal("\u{2800}\u{2800}"),
+            "the name has no visible character"
+        );
         assert_eq!(name_refusal("\u{301}"), "the name has no visible character");
         // Blanks NFKC turns into spaces are trimmed away.
         assert_eq!(name_refusal("\u{3000}\u{2003}"), "the name is empty");
@@ -220,8 +251,18 @@ mod tests {
 
     #[test]
     fn right_to_left_and_other_scripts_are_names() {
-        for name in ["سارا", "שרה", "Zoë", "Алиса", "李小龙", "Ngọc", "अनीता", "a b"] {
-            let normalized: String = unicode_normalization::UnicodeNormalization::nfc(name).collect();
+        for name in [
+            "سارا",
+            "שרה",
+            "Zoë",
+            "Алиса",
+            "李小龙",
+            "Ngọc",
+            "अनीता",
+            "a b",
+        ] {
+            let normalized: String =
+                unicode_normalization::UnicodeNormalization::nfc(name).collect();
             assert_eq!(validate_username(name), Ok(normalized), "{name:?}");
         }
     }
@@ -251,7 +292,11 @@ mod tests {
 
     #[test]
     fn messages_keep_right_to_left_text() {
-        for text in ["مرحبا بالجميع", "\u{202E}txet desrever", "a \u{2067}שלום\u{2069} b"] {
+        for text in [
+            "مرحبا بالجميع",
+            "\u{202E}txet desrever",
+            "a \u{2067}שלום\u{2069} b",
+        ] {
             assert_eq!(validate_message(text), Ok(text));
         }
     }

@@ -344,10 +344,16 @@ mod tests {
             assert_eq!(err.code, ErrorCode::NameTaken, "{other:?}");
         }
         let err = room.enter(Sid::new(), "\u{430}lice", None).unwrap_err();
-        assert_eq!(err.message, "“\u{430}lice” is too similar to an existing name");
+        assert_eq!(
+            err.message,
+            "“\u{430}lice” is too similar to an existing name"
+        );
         // The same browser's tab under a look-alike spelling is the same user.
         let tab = room.enter(Sid::new(), "\u{430}lice", Some("c1")).unwrap();
-        assert_eq!((tab.username.as_str(), tab.first_connection), ("alice", false));
+        assert_eq!(
+            (tab.username.as_str(), tab.first_connection),
+            ("alice", false)
+        );
         assert_eq!(room.num_users(), 1);
     }
 

@@ -74,7 +74,10 @@ mod tests {
 
     #[test]
     fn a_key_already_held_under_the_rule_wins() {
-        let keys = plan(vec![(1, "alice".to_owned())], vec![protocol::name_key("ALICE")]);
+        let keys = plan(
+            vec![(1, "alice".to_owned())],
+            vec![protocol::name_key("ALICE")],
+        );
         assert_eq!(keys, [(1, "\u{1}alice".to_owned())]);
     }
 }

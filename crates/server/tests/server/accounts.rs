@@ -10,7 +10,7 @@ use sio_client::native::{NativeClient, NativeError};
 
 use crate::support::{TestApp, WAIT, enter, spawn_app_with};
 
-async fn post(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
+pub async fn post(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
     reqwest::Client::new()
         .post(format!("{}{path}", app.url()))
         .json(&body)
@@ -19,7 +19,7 @@ async fn post(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
         .unwrap()
 }
 
-async fn register(app: &TestApp, username: &str) -> Session {
+pub async fn register(app: &TestApp, username: &str) -> Session {
     let response = post(
         app,
         "/api/register",
@@ -30,7 +30,7 @@ async fn register(app: &TestApp, username: &str) -> Session {
     response.json().await.unwrap()
 }
 
-async fn error_of(response: reqwest::Response) -> (StatusCode, String) {
+pub async fn error_of(response: reqwest::Response) -> (StatusCode, String) {
     let status = response.status();
     let body: Value = response.json().await.unwrap();
     (
@@ -39,7 +39,7 @@ async fn error_of(response: reqwest::Response) -> (StatusCode, String) {
     )
 }
 
-async fn login(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
+pub async fn login(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
     post(
         app,
         "/api/login",
