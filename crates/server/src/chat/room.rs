@@ -103,6 +103,8 @@ impl Room {
         username: &str,
         client_id: Option<&str>,
     ) -> Result<Entered, AckError> {
+        // Made before taking the lock that every broadcast waits for.
+        let key = protocol::name_key(username);
         let mut presence = self.presence();
         if let Some(key) = presence.sockets.get(&sid) {
             let name = presence.members.get(key).map_or("", |m| m.name.as_str());
@@ -111,7 +113,6 @@ impl Room {
                 format!("this connection is already in the room as “{name}”"),
             ));
         }
-        let key = protocol::name_key(username);
         presence.arrivals += 1;
         let arrival = presence.arrivals;
         let first_connection = match presence.members.get_mut(&key) {
