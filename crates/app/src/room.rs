@@ -11,13 +11,28 @@ pub const TYPING_TIMEOUT_MS: f64 = 6_000.0;
 /// One item of the stream: a message, a join or a leave, as stored.
 pub type Entry = HistoryItem;
 
+/// A piece of a line of the page that mentions users: their names are kept
+/// apart from the words around them, so the page can isolate each (a
+/// right-to-left name must not reorder "joined" or the next name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// A user's name.
+    Name(String),
+    /// The words between names.
+    Text(String),
+}
+
 /// "alice joined" / "alice left" for activity; `None` for messages.
-pub fn activity_text(entry: &Entry) -> Option<String> {
-    match entry {
-        Entry::Message(_) => None,
-        Entry::Joined(e) => Some(format!("{} joined", e.username)),
-        Entry::Left(e) => Some(format!("{} left", e.username)),
-    }
+pub fn activity_line(entry: &Entry) -> Option<Vec<Piece>> {
+    let (event, verb) = match entry {
+        Entry::Message(_) => return None,
+        Entry::Joined(e) => (e, " joined"),
+        Entry::Left(e) => (e, " left"),
+    };
+    Some(vec![
+        Piece::Name(event.username.clone()),
+        Piece::Text(verb.to_owned()),
+    ])
 }
 
 /// The room as this page sees it.
@@ -41,11 +56,12 @@ impl RoomView {
         match event {
             ServerEvent::Login(login) => self.logged_in(login),
             ServerEvent::UserJoined(joined) => {
-                if !self
-                    .users
-                    .iter()
-                    .any(|u| u.eq_ignore_ascii_case(&joined.username))
-                {
+                // The server names each user online by one spelling (the
+                // room is keyed by `protocol::name_key`), so spellings are
+                // compared as they are, here and on leaving; calling
+                // `name_key` would bring its confusables table (some 43 kB
+                // gzipped) into the page for nothing.
+                if !self.users.contains(&joined.username) {
                     self.users.push(joined.username.clone());
                 }
                 self.push(Entry::Joined(joined));
@@ -131,16 +147,24 @@ impl RoomView {
     }
 
     /// "alice is typing…", "alice and bob are typing…", or `None`.
-    pub fn typing_text(&self) -> Option<String> {
-        let names: Vec<&str> = self.typing.iter().map(|(n, _)| n.as_str()).collect();
-        match names.as_slice() {
+    pub fn typing_line(&self) -> Option<Vec<Piece>> {
+        let name = |n: &String| Piece::Name(n.clone());
+        let text = |t: &str| Piece::Text(t.to_owned());
+        match self.typing.as_slice() {
             [] => None,
-            [one] => Some(format!("{one} is typing…")),
-            [first, second] => Some(format!("{first} and {second} are typing…")),
-            [first, second, rest @ ..] => Some(format!(
-                "{first}, {second} and {} more are typing…",
-                rest.len()
-            )),
+            [(one, _)] => Some(vec![name(one), text(" is typing…")]),
+            [(first, _), (second, _)] => Some(vec![
+                name(first),
+                text(" and "),
+                name(second),
+                text(" are typing…"),
+            ]),
+            [(first, _), (second, _), rest @ ..] => Some(vec![
+                name(first),
+                text(", "),
+                name(second),
+                Piece::Text(format!(" and {} more are typing…", rest.len())),
+            ]),
         }
     }
 
@@ -202,6 +226,18 @@ mod tests {
         }
     }
 
+    /// A line as the reader sees it.
+    fn text(line: Option<Vec<Piece>>) -> Option<String> {
+        line.map(|pieces| {
+            pieces
+                .into_iter()
+                .map(|piece| match piece {
+                    Piece::Name(s) | Piece::Text(s) => s,
+                })
+                .collect()
+        })
+    }
+
     fn ids(view: &RoomView) -> Vec<EventId> {
         view.entries.iter().map(Entry::id).collect()
     }
@@ -230,7 +266,7 @@ mod tests {
         assert_eq!(view.online_text(), "2 people online");
         assert_eq!(ids(&view), [8, 10]);
         assert_eq!(
-            activity_text(&view.entries[1]).as_deref(),
+            text(activity_line(&view.entries[1])).as_deref(),
             Some("alice joined")
         );
         assert!(!view.complete, "older history exists");
@@ -243,10 +279,41 @@ mod tests {
         assert_eq!(view.users, ["bob", "alice", "carol"]);
         view.apply(ServerEvent::UserLeft(user_event(12, "bob", 2)), 0.0);
         assert_eq!(view.users, ["alice", "carol"]);
-        let log: Vec<String> = view.activity().filter_map(activity_text).collect();
+        let log: Vec<String> = view
+            .activity()
+            .filter_map(|e| text(activity_line(e)))
+            .collect();
         assert_eq!(log, ["alice joined", "carol joined", "bob left"]);
         view.apply(ServerEvent::UserLeft(user_event(13, "carol", 1)), 0.0);
         assert_eq!(view.online_text(), "1 person online");
+    }
+
+    #[test]
+    fn names_stay_apart_from_the_words_around_them() {
+        let mut view = alice_in();
+        view.apply(ServerEvent::UserJoined(user_event(11, "سارا", 3)), 0.0);
+        assert_eq!(
+            activity_line(view.entries.last().unwrap()),
+            Some(vec![
+                Piece::Name("سارا".into()),
+                Piece::Text(" joined".into())
+            ])
+        );
+        for name in ["bob", "سارا", "dave"] {
+            view.apply(
+                ServerEvent::Typing(UserTyping {
+                    username: name.into(),
+                }),
+                0.0,
+            );
+        }
+        let line = view.typing_line().unwrap();
+        assert_eq!(line[0], Piece::Name("bob".into()));
+        assert_eq!(line[2], Piece::Name("سارا".into()));
+        assert_eq!(
+            text(Some(line)).as_deref(),
+            Some("bob, سارا and 1 more are typing…")
+        );
     }
 
     #[test]
@@ -309,19 +376,22 @@ mod tests {
             })
         };
         view.apply(typing("alice"), 0.0);
-        assert_eq!(view.typing_text(), None, "own typing is never shown");
+        assert_eq!(text(view.typing_line()), None, "own typing is never shown");
         view.apply(typing("bob"), 0.0);
-        assert_eq!(view.typing_text().as_deref(), Some("bob is typing…"));
+        assert_eq!(text(view.typing_line()).as_deref(), Some("bob is typing…"));
         view.apply(typing("carol"), 1_000.0);
         assert_eq!(
-            view.typing_text().as_deref(),
+            text(view.typing_line()).as_deref(),
             Some("bob and carol are typing…")
         );
         view.apply(ServerEvent::NewMessage(message(20, "bob", "done")), 1_500.0);
-        assert_eq!(view.typing_text().as_deref(), Some("carol is typing…"));
+        assert_eq!(
+            text(view.typing_line()).as_deref(),
+            Some("carol is typing…")
+        );
         assert!(!view.expire_typing(2_000.0));
         assert!(view.expire_typing(1_000.0 + TYPING_TIMEOUT_MS));
-        assert_eq!(view.typing_text(), None);
+        assert_eq!(text(view.typing_line()), None);
         view.apply(typing("dave"), 0.0);
         view.apply(
             ServerEvent::StopTyping(UserTyping {
@@ -329,6 +399,6 @@ mod tests {
             }),
             0.0,
         );
-        assert_eq!(view.typing_text(), None);
+        assert_eq!(text(view.typing_line()), None);
     }
 }

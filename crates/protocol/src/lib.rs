@@ -17,7 +17,8 @@
 //!   on entry, for scrollback ([`History`]) and after a reconnection
 //!   ([`CatchUp`]).
 //! - [`validate_username`] and [`validate_message`] hold the input limits, so
-//!   the browser refuses what the server would refuse, with the same words.
+//!   the browser refuses what the server would refuse, with the same words;
+//!   [`name_key`] is the one rule for when two names are the same name.
 //!
 //! This crate does no I/O and compiles for native targets and wasm32 alike.
 
@@ -26,9 +27,14 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+mod names;
 mod validate;
 
-pub use validate::{MESSAGE_MAX_CHARS, USERNAME_MAX_CHARS, validate_message, validate_username};
+pub use names::{looks_alike, name_key, name_key_rule, too_similar};
+pub use validate::{
+    MAX_COMBINING_MARKS, MESSAGE_MAX_CHARS, MESSAGE_MAX_LINES, USERNAME_MAX_CHARS,
+    validate_message, validate_username,
+};
 
 /// The names of the events on the wire, as the canonical chat demo spells them.
 pub mod event {
@@ -483,11 +489,14 @@ impl std::error::Error for AckError {}
 pub enum ErrorCode {
     /// The payload is not of the event's type (a number where a string was due).
     InvalidPayload,
-    /// The name is empty, too long, or has control characters.
+    /// The name is empty, too long, or has control, bidirectional control
+    /// or invisible characters, or too many marks on a character.
     InvalidName,
-    /// Someone else online already has this name (case-insensitively).
+    /// Someone else online (or, for a guest, an account) has this name or
+    /// one that looks like it ([`name_key`]).
     NameTaken,
-    /// The message is empty, too long, or has control characters.
+    /// The message is empty, too long, has too many lines, control
+    /// characters, or too many marks on a character.
     InvalidMessage,
     /// The connection has not entered the room with `add user` yet.
     NotJoined,

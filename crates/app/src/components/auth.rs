@@ -114,7 +114,9 @@ pub fn Account(chat: Chat) -> impl IntoView {
     view! {
         <Show when=move || chat.account.with(Option::is_some)>
             <div class="account">
-                <span id="whoami">{move || chat.account.with(|a| a.as_ref().map(|a| a.username.clone()))}</span>
+                <bdi id="whoami" title=move || chat.account.with(|a| a.as_ref().map(|a| a.username.clone()))>
+                    {move || chat.account.with(|a| a.as_ref().map(|a| a.username.clone()))}
+                </bdi>
                 <button type="button" id="logout" on:click=move |_| chat.logout()>"Log out"</button>
                 <button type="button" id="logout-all" title="End this account's sessions on every device" on:click=move |_| chat.logout_all()>"Log out everywhere"</button>
             </div>

@@ -4,10 +4,10 @@
 use leptos::html::Ol;
 use leptos::prelude::*;
 
-use super::hue_style;
+use super::{hue_style, line_view};
 use crate::chat::Chat;
 use crate::format::{iso_utc, local_time};
-use crate::room::{Entry, activity_text};
+use crate::room::{Entry, activity_line};
 
 /// How close to the bottom (px) still counts as "reading the newest".
 const STICK_DISTANCE_PX: i32 = 48;
@@ -93,17 +93,17 @@ fn EntryItem(entry: Entry, own: bool) -> impl IntoView {
             let style = hue_style(&message.username);
             view! {
             <li class="message" class:own=own data-id=id style=style>
-                <span class="author">{message.username}</span>
+                <bdi class="author">{message.username}</bdi>
                 " "
                 {time}
-                <p class="text">{message.message}</p>
+                <p class="text" dir="auto">{message.message}</p>
             </li>
             }
             .into_any()
         }
         activity => view! {
             <li class="activity" data-id=id>
-                <span>{activity_text(&activity)}</span>
+                <span>{activity_line(&activity).map(line_view)}</span>
                 " "
                 {time}
             </li>
@@ -117,7 +117,7 @@ fn EntryItem(entry: Entry, own: bool) -> impl IntoView {
 pub fn TypingIndicator(chat: Chat) -> impl IntoView {
     view! {
         <p id="typing" aria-live="polite">
-            {move || chat.view.with(|v| v.typing_text()).unwrap_or_default()}
+            {move || chat.view.with(|v| v.typing_line()).map(line_view)}
         </p>
     }
 }

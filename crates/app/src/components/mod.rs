@@ -27,6 +27,20 @@ fn focus_on_mount(input: leptos::prelude::NodeRef<leptos::html::Input>) {
     });
 }
 
+/// A line that mentions users, each name in a `<bdi>`: a right-to-left
+/// name cannot reorder the words around it or the next name.
+fn line_view(pieces: Vec<crate::room::Piece>) -> impl leptos::prelude::IntoView {
+    use crate::room::Piece;
+    use leptos::prelude::*;
+    pieces
+        .into_iter()
+        .map(|piece| match piece {
+            Piece::Name(name) => view! { <bdi class="name">{name}</bdi> }.into_any(),
+            Piece::Text(text) => text.into_any(),
+        })
+        .collect_view()
+}
+
 /// The inline style that gives a name its colour (see `style/main.css`).
 fn hue_style(name: &str) -> String {
     format!("--hue: {}", crate::format::name_hue(name))

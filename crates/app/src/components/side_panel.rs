@@ -2,10 +2,10 @@
 
 use leptos::prelude::*;
 
-use super::hue_style;
+use super::{hue_style, line_view};
 use crate::chat::Chat;
 use crate::format::{iso_utc, local_time};
-use crate::room::{Entry, activity_text};
+use crate::room::{Entry, activity_line};
 
 /// How many joins and leaves the panel lists (the stream has them all).
 const ACTIVITY_SHOWN: usize = 30;
@@ -31,7 +31,9 @@ pub fn SidePanel(chat: Chat) -> impl IntoView {
                         children=move |name| {
                             let me = chat.view.with_untracked(|v| v.me.as_deref() == Some(name.as_str()));
                             let style = hue_style(&name);
-                            view! { <li class:me=me style=style>{name}</li> }
+                            // The whole name on hover: a long one is cut short.
+                            let title = name.clone();
+                            view! { <li class:me=me style=style title=title><bdi>{name}</bdi></li> }
                         }
                     />
                 </ul>
@@ -46,7 +48,7 @@ pub fn SidePanel(chat: Chat) -> impl IntoView {
                             let ts = entry.timestamp();
                             view! {
                                 <li>
-                                    <span>{activity_text(&entry)}</span>
+                                    <span>{activity_line(&entry).map(line_view)}</span>
                                     " "
                                     <time datetime=iso_utc(ts)>{local_time(ts)}</time>
                                 </li>

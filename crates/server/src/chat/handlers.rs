@@ -45,7 +45,7 @@ pub async fn add_user(
     };
     let result = match name {
         Ok(AddUser(name)) => match validate_username(&name) {
-            Ok(name) => enter(&s, &room, &store, identity, name).await,
+            Ok(name) => enter(&s, &room, &store, identity, &name).await,
             Err(error) => Err(error),
         },
         Err(_) => Err(invalid_payload("add user expects the name as a string")),
@@ -107,7 +107,7 @@ async fn enter(
 ) -> Result<super::room::Entered, AckError> {
     match identity {
         Some(Identity::User { id, username }) => {
-            if !username.eq_ignore_ascii_case(name) {
+            if protocol::name_key(&username) != protocol::name_key(name) {
                 return Err(AckError::new(
                     ErrorCode::NameMismatch,
                     format!("you are logged in as “{username}”"),
@@ -118,6 +118,12 @@ async fn enter(
         Some(Identity::Guest { client_id }) => {
             match store.user_by_name(name).await {
                 Ok(None) => {}
+                Ok(Some(account)) if protocol::looks_alike(name, &account.username) => {
+                    return Err(AckError::new(
+                        ErrorCode::NameTaken,
+                        protocol::too_similar(name),
+                    ));
+                }
                 Ok(Some(_)) => {
                     return Err(AckError::new(
                         ErrorCode::NameTaken,

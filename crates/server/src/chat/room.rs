@@ -5,7 +5,8 @@
 //! A user is a name plus, when the browser sent one, its client id: several
 //! connections with the same name and client id (tabs of one browser) are one
 //! user, who joins with the first and leaves with the last. Names are unique
-//! among the users online, compared case-insensitively.
+//! among the users online by `protocol::name_key`: no two differ only in
+//! letter case, or look alike.
 //!
 //! Presence and fan-out share one lock, so what a connection hears is
 //! consistent with the `login` it gets: it listens from the moment it
@@ -58,7 +59,7 @@ const LAGGING_GRACE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Default)]
 struct Presence {
-    /// Users online, by their name's key (see [`name_key`]).
+    /// Users online, by their name's key (`protocol::name_key`).
     members: HashMap<String, Member>,
     /// Which user each joined connection belongs to, by name key.
     sockets: HashMap<Sid, String>,
@@ -124,6 +125,8 @@ impl Room {
         username: &str,
         client_id: Option<&str>,
     ) -> Result<Entered, AckError> {
+        // Made before taking the lock that every broadcast waits for.
+        let key = protocol::name_key(username);
         let mut presence = self.presence();
         if let Some(key) = presence.sockets.get(&sid) {
             let name = presence.members.get(key).map_or("", |m| m.name.as_str());
@@ -132,13 +135,18 @@ impl Room {
                 format!("this connection is already in the room as “{name}”"),
             ));
         }
-        let key = name_key(username);
         presence.arrivals += 1;
         let arrival = presence.arrivals;
         let first_connection = match presence.members.get_mut(&key) {
             Some(member) if client_id.is_some() && member.client_id.as_deref() == client_id => {
                 member.connections += 1;
                 false
+            }
+            Some(member) if protocol::looks_alike(username, &member.name) => {
+                return Err(AckError::new(
+                    ErrorCode::NameTaken,
+                    protocol::too_similar(username),
+                ));
             }
             Some(member) => {
                 return Err(AckError::new(
@@ -364,11 +372,6 @@ async fn disconnect_lagging(socket: SocketRef, missed_bytes: usize) {
     tracing::warn!(socket = %socket.id, "a lagging receiver drained nothing; its heartbeat will close it");
 }
 
-/// Names are compared case-insensitively: "Alice" and "alice" are one name.
-fn name_key(name: &str) -> String {
-    name.to_lowercase()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,6 +405,29 @@ mod tests {
         assert_eq!(room.leave(tab1), None, "alice still has a tab open");
         let left = room.leave(tab2).unwrap();
         assert_eq!((left.username.as_str(), left.num_users), ("alice", 1));
+    }
+
+    #[test]
+    fn look_alikes_of_a_name_online_are_refused() {
+        let room = Room::default();
+        room.enter(Sid::new(), "alice", Some("c1")).unwrap();
+        // A Cyrillic а; fullwidth capitals.
+        for other in ["\u{430}lice", "ＡＬＩＣＥ"] {
+            let err = room.enter(Sid::new(), other, Some("c2")).unwrap_err();
+            assert_eq!(err.code, ErrorCode::NameTaken, "{other:?}");
+        }
+        let err = room.enter(Sid::new(), "\u{430}lice", None).unwrap_err();
+        assert_eq!(
+            err.message,
+            "“\u{430}lice” is too similar to an existing name"
+        );
+        // The same browser's tab under a look-alike spelling is the same user.
+        let tab = room.enter(Sid::new(), "\u{430}lice", Some("c1")).unwrap();
+        assert_eq!(
+            (tab.username.as_str(), tab.first_connection),
+            ("alice", false)
+        );
+        assert_eq!(room.num_users(), 1);
     }
 
     #[test]

@@ -137,18 +137,29 @@ async fn create_account(
             "the password may have at most {PASSWORD_MAX_CHARS} characters"
         )));
     }
-    let taken = || Error::Conflict(format!("the name “{username}” is taken"));
-    if state.store.user_by_name(username).await?.is_some() {
-        return Err(taken());
+    if let Some(existing) = state.store.user_by_name(&username).await? {
+        return Err(name_conflict(&username, &existing.username));
     }
     let hash = state.passwords.hash(password).await??;
-    let user = state
-        .store
-        .create_user(username, &hash)
-        .await?
-        .ok_or_else(taken)?;
+    let Some(user) = state.store.create_user(&username, &hash).await? else {
+        // Another registration took it meanwhile.
+        return Err(match state.store.user_by_name(&username).await? {
+            Some(existing) => name_conflict(&username, &existing.username),
+            None => name_conflict(&username, &username),
+        });
+    };
     tracing::info!(user = %user.username, id = user.id, %ip, "registered");
     Ok(user)
+}
+
+/// Why `username` cannot be registered when `existing` holds its key:
+/// taken (the same name, in any letter case) or too similar (a look-alike).
+fn name_conflict(username: &str, existing: &str) -> Error {
+    if protocol::looks_alike(username, existing) {
+        Error::Conflict(protocol::too_similar(username))
+    } else {
+        Error::Conflict(format!("the name “{username}” is taken"))
+    }
 }
 
 /// The account `credentials` name, if the password is right. A name or
@@ -161,7 +172,10 @@ async fn check_login(
     Credentials { username, password }: Credentials,
 ) -> Result<User> {
     let wrong = || Error::Unauthorized("wrong username or password".to_owned());
-    let Ok(username) = validate_username(&username) else {
+    // The lookup takes the name as typed (an account set aside by the name
+    // rule logs in under its exact spelling); the checks take it normalized.
+    let typed = username.trim();
+    let Ok(username) = validate_username(typed) else {
         return Err(wrong());
     };
     if password.is_empty() || password.chars().count() > PASSWORD_MAX_CHARS {
@@ -169,7 +183,7 @@ async fn check_login(
     }
     let attempt = state
         .throttle
-        .login_attempt(ip, username)
+        .login_attempt(ip, &username)
         .map_err(|Refused(wait)| Error::TooManyRequests {
             reason: "too many failed logins",
             wait,
@@ -178,7 +192,7 @@ async fn check_login(
         tracing::info!(user = %username, %ip, delay = ?attempt.delay(), "login delayed: many failures for this name");
         tokio::time::sleep(attempt.delay()).await;
     }
-    let user = match state.store.user_by_name(username).await {
+    let user = match state.store.user_by_name(typed).await {
         Ok(user) => user,
         Err(error) => {
             attempt.forget();

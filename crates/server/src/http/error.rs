@@ -30,7 +30,7 @@ pub enum Error {
     /// 405: the route exists, but not for this method.
     #[error("this API route does not take that method")]
     MethodNotAllowed,
-    /// 409: the name is taken.
+    /// 409: the name, or one that looks like it, is taken.
     #[error("{0}")]
     Conflict(String),
     /// 413: the body is larger than the API takes.

@@ -339,10 +339,10 @@ impl Attempt {
     }
 }
 
-/// The name as throttles count it: trimmed and case-insensitive, as
-/// accounts are unique.
+/// The name as throttles count it: by its key, as accounts are unique, so
+/// look-alike spellings of one name share its count.
 fn name_key(name: &str) -> String {
-    name.trim().to_lowercase()
+    protocol::name_key(name)
 }
 
 /// The wait for an attempt on a name that failed `failures` times lately.

@@ -10,6 +10,7 @@
 
 #[cfg(any(test, feature = "bench-memory-store"))]
 mod memory;
+mod name_keys;
 mod recent;
 mod sessions;
 mod sql;
@@ -274,6 +275,7 @@ impl Store {
                 (Db::Sqlite(pool), Db::Sqlite(writer))
             }
         };
+        remake_name_keys(&db).await?;
         let (appends, queue) = mpsc::channel(QUEUE);
         #[cfg(feature = "bench-memory-store")]
         tracing::warn!(
@@ -624,20 +626,22 @@ impl From<sql::UserRow> for User {
 }
 
 impl Store {
-    /// Adds an account; `None` when the name (case-insensitively) is taken.
+    /// Adds an account; `None` when the name, or one that looks like it
+    /// (`protocol::name_key`), is taken.
     pub async fn create_user(
         &self,
         username: &str,
         password_hash: &str,
     ) -> Result<Option<User>, StoreError> {
-        let key = username.to_lowercase();
+        let (key, rule) = (protocol::name_key(username), protocol::name_key_rule());
+        let key = (key.as_str(), rule.as_str());
         let now = now_millis();
         let id = match &self.db {
             Db::Sqlite(pool) => {
-                sql::sqlite::insert_user(pool, username, &key, password_hash, now).await?
+                sql::sqlite::insert_user(pool, username, key, password_hash, now).await?
             }
             Db::Postgres(pool) => {
-                sql::postgres::insert_user(pool, username, &key, password_hash, now).await?
+                sql::postgres::insert_user(pool, username, key, password_hash, now).await?
             }
         };
         Ok(id.map(|id| User {
@@ -647,13 +651,16 @@ impl Store {
         }))
     }
 
-    /// The account with this name (case-insensitively).
+    /// The account with this name or one that looks like it
+    /// (`protocol::name_key`); an account set aside for looking like an
+    /// older one (see `name_keys.rs`) when this is its exact name.
     pub async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
-        let key = username.to_lowercase();
+        let key = protocol::name_key(username);
+        let set_aside = name_keys::set_aside_key(username.trim());
         let row = timed(self.timeouts.read, async {
             match &self.db {
-                Db::Sqlite(pool) => sql::sqlite::user_by_key(pool, &key).await,
-                Db::Postgres(pool) => sql::postgres::user_by_key(pool, &key).await,
+                Db::Sqlite(pool) => sql::sqlite::user_by_key(pool, &key, &set_aside).await,
+                Db::Postgres(pool) => sql::postgres::user_by_key(pool, &key, &set_aside).await,
             }
         })
         .await?;
@@ -671,6 +678,19 @@ impl Store {
         .await?;
         Ok(row.map(User::from))
     }
+}
+
+/// Brings every account's name key to the current rule (see `name_keys.rs`).
+async fn remake_name_keys(db: &Db) -> Result<(), StoreError> {
+    let rule = protocol::name_key_rule();
+    let remade = match db {
+        Db::Sqlite(pool) => sql::sqlite::remake_keys(pool, &rule, name_keys::plan).await?,
+        Db::Postgres(pool) => sql::postgres::remake_keys(pool, &rule, name_keys::plan).await?,
+    };
+    if remade > 0 {
+        tracing::info!(accounts = remade, %rule, "remade the name keys of accounts");
+    }
+    Ok(())
 }
 
 /// Milliseconds since the Unix epoch.

@@ -16,9 +16,18 @@ const NEWEST_TO_DROP: &str = "SELECT id FROM events ORDER BY id DESC LIMIT 1 OFF
 const DELETE_UP_TO: &str = "DELETE FROM events WHERE id IN \
                             (SELECT id FROM events WHERE id <= $1 ORDER BY id LIMIT $2)";
 
-const INSERT_USER: &str = "INSERT INTO users (username, name_key, password_hash, created_at) \
-                           VALUES ($1, $2, $3, $4) RETURNING id";
-const USER_BY_KEY: &str = "SELECT id, username, password_hash FROM users WHERE name_key = $1";
+const INSERT_USER: &str = "INSERT INTO users \
+                           (username, name_key, name_key_rule, password_hash, created_at) \
+                           VALUES ($1, $2, $3, $4, $5) RETURNING id";
+/// By key, or by the exact name of an account whose key was given to an
+/// older one (see `name_keys.rs`); that one first, as its name was typed.
+const USER_BY_KEY: &str = "SELECT id, username, password_hash FROM users \
+                           WHERE name_key = $1 OR name_key = $2 \
+                           ORDER BY name_key = $2 DESC LIMIT 1";
+const KEYED_BY_OTHER_RULES: &str =
+    "SELECT id, username FROM users WHERE name_key_rule <> $1 ORDER BY id";
+const KEYS_BY_RULE: &str = "SELECT name_key FROM users WHERE name_key_rule = $1";
+const SET_KEY: &str = "UPDATE users SET name_key = $1, name_key_rule = $2 WHERE id = $3";
 const USER_BY_ID: &str = "SELECT id, username, password_hash FROM users WHERE id = $1";
 
 /// A row of `users`.
@@ -175,7 +184,7 @@ macro_rules! backend {
             pub async fn insert_user(
                 pool: &$pool,
                 username: &str,
-                name_key: &str,
+                (name_key, name_key_rule): (&str, &str),
                 password_hash: &str,
                 created_at: i64,
             ) -> Result<Option<i64>, sqlx::Error> {
@@ -186,6 +195,7 @@ macro_rules! backend {
                 let inserted: Result<Vec<i64>, _> = sqlx::query_scalar(INSERT_USER)
                     .bind(username)
                     .bind(name_key)
+                    .bind(name_key_rule)
                     .bind(password_hash)
                     .bind(created_at)
                     .fetch_all(pool)
@@ -201,15 +211,63 @@ macro_rules! backend {
                 }
             }
 
-            /// The account with this name key.
+            /// The account with this name key, or else with this
+            /// `set_aside` key.
             pub async fn user_by_key(
                 pool: &$pool,
                 key: &str,
+                set_aside: &str,
             ) -> Result<Option<UserRow>, sqlx::Error> {
                 sqlx::query_as(USER_BY_KEY)
                     .bind(key)
+                    .bind(set_aside)
                     .fetch_optional(pool)
                     .await
+            }
+
+            /// Gives the accounts keyed by another rule than `rule` the
+            /// keys `plan` makes for them, in one transaction. `plan` gets
+            /// those accounts (id, name) in id order and the keys of the
+            /// others, and answers (id, key) for each.
+            pub async fn remake_keys(
+                pool: &$pool,
+                rule: &str,
+                plan: impl FnOnce(Vec<(i64, String)>, Vec<String>) -> Vec<(i64, String)>,
+            ) -> Result<usize, sqlx::Error> {
+                let mut tx = pool.begin().await?;
+                let stale: Vec<(i64, String)> = sqlx::query_as(KEYED_BY_OTHER_RULES)
+                    .bind(rule)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                if stale.is_empty() {
+                    return Ok(0);
+                }
+                let kept: Vec<String> = sqlx::query_scalar(KEYS_BY_RULE)
+                    .bind(rule)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let keys = plan(stale, kept);
+                // Out of the way first, so that no new key meets an old one
+                // that is about to change: a key of its own per id (control
+                // characters are never in a name, so never in a key).
+                for (id, _) in &keys {
+                    sqlx::query(SET_KEY)
+                        .bind(format!("\u{2}{id}"))
+                        .bind(rule)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                for (id, key) in &keys {
+                    sqlx::query(SET_KEY)
+                        .bind(key)
+                        .bind(rule)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(keys.len())
             }
 
             /// The account with this id.

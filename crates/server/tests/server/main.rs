@@ -14,6 +14,7 @@ mod forms;
 mod history;
 mod http;
 mod input;
+mod names;
 mod sessions;
 mod slow;
 mod store;
