@@ -10,6 +10,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+use crate::security::Origin;
+
 /// How to run the chat server.
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -89,6 +91,21 @@ pub struct Config {
     /// by default: they are refused with "login required".
     #[arg(long, env = "CHATROOM_ALLOW_GUESTS")]
     pub allow_guests: bool,
+
+    /// Where users reach the server, as an origin
+    /// (`https://chat.example.com`). With `https://`, the login cookie is
+    /// `Secure` and named `__Host-chatroom_token`, and every answer carries
+    /// `Strict-Transport-Security`. Socket.IO connections that the cookie
+    /// authenticates must come from a page of this origin. Without it, the
+    /// server answers over plain HTTP as the request's `Host` says.
+    #[arg(long, env = "CHATROOM_PUBLIC_URL")]
+    pub public_url: Option<Origin>,
+
+    /// Set by `cargo leptos watch`: the page may connect to its live-reload
+    /// socket (on `--reload-port`), which the Content-Security-Policy
+    /// otherwise forbids. Never needed in production.
+    #[arg(long, env = "LEPTOS_WATCH", value_parser = clap::builder::FalseyValueParser::new())]
+    pub live_reload: bool,
 
     /// What to log, in tracing's filter syntax (`info`, `server=debug,info`, …).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
@@ -171,5 +188,23 @@ mod tests {
             !config.allow_guests,
             "the room is closed to guests by default"
         );
+        if std::env::var_os("CHATROOM_PUBLIC_URL").is_none() {
+            assert_eq!(config.public_url, None, "plain HTTP by default");
+        }
+    }
+
+    #[test]
+    fn the_public_url_is_an_origin() {
+        let config =
+            Config::try_parse_from(["server", "--public-url", "https://chat.example.com/"])
+                .unwrap();
+        assert_eq!(
+            config.public_url.map(|url| url.to_string()).as_deref(),
+            Some("https://chat.example.com")
+        );
+        let error = Config::try_parse_from(["server", "--public-url", "chat.example.com"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("https://"), "{error}");
     }
 }

@@ -7,6 +7,8 @@
 //!   and the room's presence (who is online under which name).
 //! - [`auth`]: passwords and login tokens, for the API and sockets alike.
 //! - [`http`]: the JSON API routes (accounts, health) and their error type.
+//! - [`security`]: the headers on every answer (CSP with a nonce, HSTS …),
+//!   the public URL, and the Origin rule for cookie-authenticated sockets.
 //! - [`store`]: the conversation in SQLite or PostgreSQL; the only SQL.
 //!
 //! [`app`] builds the router so tests can call it; [`run`] serves it on a
@@ -16,6 +18,7 @@ pub mod auth;
 pub mod chat;
 pub mod config;
 pub mod http;
+pub mod security;
 pub mod state;
 pub mod store;
 
@@ -41,12 +44,19 @@ pub fn app(mut state: AppState) -> (Router, SocketIo) {
     let leptos_options = state.leptos_options.clone();
     let router = Router::new()
         .nest("/api", http::router())
-        .leptos_routes(&state, routes, move || app::shell(leptos_options.clone()))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ))
+        .leptos_routes_with_context(&state, routes, security::provide_nonce, move || {
+            app::shell(leptos_options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(security::provide_nonce, app::shell))
         .layer(socket_layer)
         .layer(axum::middleware::map_request(chat::detach_handshake))
+        .layer(axum::middleware::from_fn_with_state(
+            state.security.clone(),
+            security::headers,
+        ))
         .with_state(state);
     (router, io)
 }

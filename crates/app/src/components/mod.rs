@@ -26,8 +26,3 @@ fn focus_on_mount(input: leptos::prelude::NodeRef<leptos::html::Input>) {
         }
     });
 }
-
-/// The inline style that gives a name its colour (see `style/main.css`).
-fn hue_style(name: &str) -> String {
-    format!("--hue: {}", crate::format::name_hue(name))
-}

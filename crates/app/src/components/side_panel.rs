@@ -2,9 +2,8 @@
 
 use leptos::prelude::*;
 
-use super::hue_style;
 use crate::chat::Chat;
-use crate::format::{iso_utc, local_time};
+use crate::format::{iso_utc, local_time, name_class};
 use crate::room::{Entry, activity_text};
 
 /// How many joins and leaves the panel lists (the stream has them all).
@@ -30,8 +29,8 @@ pub fn SidePanel(chat: Chat) -> impl IntoView {
                         key=|name| name.clone()
                         children=move |name| {
                             let me = chat.view.with_untracked(|v| v.me.as_deref() == Some(name.as_str()));
-                            let style = hue_style(&name);
-                            view! { <li class:me=me style=style>{name}</li> }
+                            let class = name_class(&name);
+                            view! { <li class=class class:me=me>{name}</li> }
                         }
                     />
                 </ul>

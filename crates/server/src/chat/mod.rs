@@ -29,6 +29,7 @@ pub use room::Room;
 
 use crate::AppState;
 use crate::auth::{self, Tokens, Unidentified};
+use crate::security::{CrossSite, Security};
 use crate::store::Store;
 
 /// The WebSocket read buffer per connection, in bytes. Clients send short
@@ -76,6 +77,9 @@ pub enum ConnectError {
     /// No valid login ("login required", "session expired", …).
     #[error("{0}")]
     Unidentified(#[from] Unidentified),
+    /// The login cookie came from another origin's page.
+    #[error(transparent)]
+    CrossSite(#[from] CrossSite),
 }
 
 /// The Socket.IO layer for the router, and the handle to close every socket.
@@ -92,6 +96,7 @@ pub fn layer(state: &AppState) -> (SocketIoLayer, SocketIo) {
         .with_state(state.room.clone())
         .with_state(state.store.clone())
         .with_state(state.tokens.clone())
+        .with_state(state.security.clone())
         .with_state(ChatSettings {
             allow_guests: state.allow_guests,
         })
@@ -137,6 +142,7 @@ async fn authenticate(
     State(tokens): State<Tokens>,
     State(store): State<Store>,
     State(settings): State<ChatSettings>,
+    State(security): State<Security>,
 ) -> Result<(), ConnectError> {
     let auth = auth.map_err(|e| ConnectError::MalformedAuth(e.to_string()))?;
     if let Some(id) = &auth.client_id
@@ -146,9 +152,14 @@ async fn authenticate(
             "clientId must be 1 to {CLIENT_ID_MAX_LEN} bytes"
         )));
     }
+    let headers = &s.req_parts().headers;
+    if let Err(refused) = security.check_handshake(headers, auth.token.is_some()) {
+        tracing::info!(socket = %s.id, reason = %refused, "connection refused");
+        return Err(refused.into());
+    }
     let token = auth
         .token
-        .or_else(|| auth::token_from_headers(&s.req_parts().headers));
+        .or_else(|| auth::token_from_headers(headers, security.cookie));
     let identity = match auth::identify(&tokens, &store, token.as_deref()).await {
         Ok((user, claims)) => {
             s.join(session_room(&claims.jti));

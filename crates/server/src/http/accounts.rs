@@ -37,7 +37,7 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let token = auth::token_from_headers(&parts.headers);
+        let token = auth::token_from_headers(&parts.headers, state.security.cookie);
         let (user, claims) = auth::identify(&state.tokens, &state.store, token.as_deref()).await?;
         Ok(Self { user, claims })
     }
@@ -111,7 +111,7 @@ pub async fn login(
 /// `POST /api/logout`: forgets the browser's cookie and disconnects the
 /// sockets of that login.
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let token = auth::token_from_headers(&headers);
+    let token = auth::token_from_headers(&headers, state.security.cookie);
     if let Some(claims) = token.and_then(|t| state.tokens.verify(&t).ok())
         && let Some(io) = &state.io
     {
@@ -126,7 +126,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
     }
     (
         StatusCode::NO_CONTENT,
-        [(header::SET_COOKIE, auth::cleared_cookie())],
+        [(header::SET_COOKIE, state.security.cookie.clear())],
     )
         .into_response()
 }
@@ -141,7 +141,7 @@ pub async fn me(AuthUser { user, .. }: AuthUser) -> Json<Account> {
 
 fn session_response(state: &AppState, user: &User, status: StatusCode) -> Result<Response> {
     let (token, claims) = state.tokens.issue(user)?;
-    let cookie = auth::session_cookie(&token, state.tokens.validity());
+    let cookie = state.security.cookie.set(&token, state.tokens.validity());
     let session = Session {
         user: Account {
             id: user.id,
