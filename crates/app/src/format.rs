@@ -76,7 +76,10 @@ mod tests {
             (0..1000).map(|i| name_class(&format!("user{i}"))).collect();
         let every: std::collections::BTreeSet<String> =
             (0..NAME_COLOURS).map(|i| format!("name-c{i}")).collect();
-        assert_eq!(classes, every, "names spread over every colour, and only those");
+        assert_eq!(
+            classes, every,
+            "names spread over every colour, and only those"
+        );
     }
 
     /// The stylesheet, where the colours are.
@@ -123,7 +126,10 @@ mod tests {
                 assert!(ratio >= 4.5, "name-c{i} on {name}: {ratio:.2}:1");
             }
         }
-        assert!(!CSS.contains(&format!(".name-c{NAME_COLOURS} ")), "more colours than NAME_COLOURS");
+        assert!(
+            !CSS.contains(&format!(".name-c{NAME_COLOURS} ")),
+            "more colours than NAME_COLOURS"
+        );
     }
 
     #[test]

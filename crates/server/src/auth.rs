@@ -350,7 +350,10 @@ mod tests {
             HeaderValue::from_static("__Host-chatroom_token=mine"),
         );
         assert_eq!(secure.token(&headers).as_deref(), Some("mine"));
-        assert_eq!(SessionCookie::new(false).token(&headers).as_deref(), Some("planted"));
+        assert_eq!(
+            SessionCookie::new(false).token(&headers).as_deref(),
+            Some("planted")
+        );
     }
 
     #[tokio::test]

@@ -109,9 +109,7 @@ impl FromStr for Origin {
         Ok(Self {
             https,
             host: authority.host().to_ascii_lowercase(),
-            port: authority
-                .port_u16()
-                .unwrap_or(Self::default_port(https)),
+            port: authority.port_u16().unwrap_or(Self::default_port(https)),
         })
     }
 }
@@ -384,44 +382,98 @@ mod tests {
     #[test]
     fn without_a_public_url_the_origin_must_name_the_requests_host() {
         let security = Security::new(None, None);
-        let check = |pairs: &[(&'static str, &str)]| security.check_handshake(&headers(pairs), false);
+        let check =
+            |pairs: &[(&'static str, &str)]| security.check_handshake(&headers(pairs), false);
         let host = ("host", "127.0.0.1:3000");
         // Scheme-agnostic: behind a TLS proxy the page is https.
-        assert_eq!(check(&[COOKIE, host, ("origin", "http://127.0.0.1:3000")]), Ok(()));
-        assert_eq!(check(&[COOKIE, host, ("origin", "https://127.0.0.1:3000")]), Ok(()));
+        assert_eq!(
+            check(&[COOKIE, host, ("origin", "http://127.0.0.1:3000")]),
+            Ok(())
+        );
+        assert_eq!(
+            check(&[COOKIE, host, ("origin", "https://127.0.0.1:3000")]),
+            Ok(())
+        );
         // Same site, another origin: the case SameSite cannot stop.
-        assert_eq!(check(&[COOKIE, host, ("origin", "http://127.0.0.1:8080")]), Err(CrossSite));
-        assert_eq!(check(&[COOKIE, host, ("origin", "http://localhost:3000")]), Err(CrossSite));
-        assert_eq!(check(&[COOKIE, host, ("origin", "https://evil.example")]), Err(CrossSite));
+        assert_eq!(
+            check(&[COOKIE, host, ("origin", "http://127.0.0.1:8080")]),
+            Err(CrossSite)
+        );
+        assert_eq!(
+            check(&[COOKIE, host, ("origin", "http://localhost:3000")]),
+            Err(CrossSite)
+        );
+        assert_eq!(
+            check(&[COOKIE, host, ("origin", "https://evil.example")]),
+            Err(CrossSite)
+        );
         assert_eq!(check(&[COOKIE, host, ("origin", "null")]), Err(CrossSite));
-        assert_eq!(check(&[COOKIE, ("origin", "http://127.0.0.1:3000")]), Err(CrossSite));
+        assert_eq!(
+            check(&[COOKIE, ("origin", "http://127.0.0.1:3000")]),
+            Err(CrossSite)
+        );
         // A Host without a port is the default port of the page's scheme.
         let bare = ("host", "Chat.Example.com");
-        assert_eq!(check(&[COOKIE, bare, ("origin", "https://chat.example.com")]), Ok(()));
-        assert_eq!(check(&[COOKIE, bare, ("origin", "http://chat.example.com")]), Ok(()));
-        assert_eq!(check(&[COOKIE, bare, ("origin", "https://chat.example.com:8443")]), Err(CrossSite));
-        assert_eq!(check(&[COOKIE, ("host", "[::1]:3000"), ("origin", "http://[::1]:3000")]), Ok(()));
+        assert_eq!(
+            check(&[COOKIE, bare, ("origin", "https://chat.example.com")]),
+            Ok(())
+        );
+        assert_eq!(
+            check(&[COOKIE, bare, ("origin", "http://chat.example.com")]),
+            Ok(())
+        );
+        assert_eq!(
+            check(&[COOKIE, bare, ("origin", "https://chat.example.com:8443")]),
+            Err(CrossSite)
+        );
+        assert_eq!(
+            check(&[
+                COOKIE,
+                ("host", "[::1]:3000"),
+                ("origin", "http://[::1]:3000")
+            ]),
+            Ok(())
+        );
     }
 
     #[test]
     fn with_a_public_url_the_origin_must_be_it() {
         let security = Security::new(Some(origin("https://chat.example.com")), None);
-        let check = |pairs: &[(&'static str, &str)]| security.check_handshake(&headers(pairs), false);
+        let check =
+            |pairs: &[(&'static str, &str)]| security.check_handshake(&headers(pairs), false);
         let cookie = ("cookie", "__Host-chatroom_token=t");
         // The Host behind a proxy is whatever the proxy says: not consulted.
         let host = ("host", "127.0.0.1:3000");
-        assert_eq!(check(&[cookie, host, ("origin", "https://chat.example.com")]), Ok(()));
-        assert_eq!(check(&[cookie, host, ("origin", "http://chat.example.com")]), Err(CrossSite));
-        assert_eq!(check(&[cookie, host, ("origin", "http://127.0.0.1:3000")]), Err(CrossSite));
-        assert_eq!(check(&[cookie, host, ("origin", "https://other.example.com")]), Err(CrossSite));
+        assert_eq!(
+            check(&[cookie, host, ("origin", "https://chat.example.com")]),
+            Ok(())
+        );
+        assert_eq!(
+            check(&[cookie, host, ("origin", "http://chat.example.com")]),
+            Err(CrossSite)
+        );
+        assert_eq!(
+            check(&[cookie, host, ("origin", "http://127.0.0.1:3000")]),
+            Err(CrossSite)
+        );
+        assert_eq!(
+            check(&[cookie, host, ("origin", "https://other.example.com")]),
+            Err(CrossSite)
+        );
     }
 
     #[test]
     fn only_the_cookie_is_checked() {
         let security = Security::new(None, None);
-        let foreign = [("host", "127.0.0.1:3000"), ("origin", "https://evil.example")];
+        let foreign = [
+            ("host", "127.0.0.1:3000"),
+            ("origin", "https://evil.example"),
+        ];
         // A token in `auth` or `Authorization` was sent by the client itself.
-        assert_eq!(security.check_handshake(&headers(&[COOKIE, foreign[0], foreign[1]]), true), Ok(()));
+        assert_eq!(
+            security.check_handshake(&headers(&[COOKIE, foreign[0], foreign[1]]), true),
+            Ok(())
+        );
         let bearer = ("authorization", "Bearer t");
         assert_eq!(
             security.check_handshake(&headers(&[COOKIE, bearer, foreign[0], foreign[1]]), false),
@@ -430,8 +482,14 @@ mod tests {
         // A guest, or a cookie of another name, carries no login.
         assert_eq!(security.check_handshake(&headers(&foreign), false), Ok(()));
         let other = ("cookie", "__Host-chatroom_token=t; theme=dark");
-        assert_eq!(security.check_handshake(&headers(&[other, foreign[0], foreign[1]]), false), Ok(()));
+        assert_eq!(
+            security.check_handshake(&headers(&[other, foreign[0], foreign[1]]), false),
+            Ok(())
+        );
         // Not a browser page: no Origin.
-        assert_eq!(security.check_handshake(&headers(&[COOKIE, foreign[0]]), false), Ok(()));
+        assert_eq!(
+            security.check_handshake(&headers(&[COOKIE, foreign[0]]), false),
+            Ok(())
+        );
     }
 }

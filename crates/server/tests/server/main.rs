@@ -11,6 +11,7 @@ mod connect;
 mod history;
 mod http;
 mod input;
+mod security;
 mod slow;
 mod store;
 mod support;
