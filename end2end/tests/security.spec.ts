@@ -1,5 +1,7 @@
 // The page works under its Content-Security-Policy, and a page of another
 // origin cannot use the login cookie to open a socket.
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { test, expect, enterRoom, say, type Page } from "./fixtures";
 
 /** What the page's policy refused, from console messages and `securitypolicyviolation` events. */
@@ -101,17 +103,22 @@ test("a page of another origin cannot use the login cookie", async ({ openPage, 
   expect(await connectFrom(alice, server.url)).toMatch(/^40\{"sid"/);
 
   // Another port of the same host is the same site: SameSite=Strict still
-  // sends the cookie, and only the Origin rule stops it. The page there is
-  // served by the test, in alice's browser.
-  const here = new URL(server.url);
-  const elsewhere = `http://${here.hostname}:${Number(here.port) === 65535 ? 1024 : Number(here.port) + 1}`;
+  // sends the cookie, and only the Origin rule stops it. A bare page there,
+  // from a server of the test's own, in alice's browser.
+  const elsewhere = createServer((_request, response) => {
+    response.writeHead(200, { "content-type": "text/html" });
+    response.end("<!DOCTYPE html><title>elsewhere</title>");
+  });
+  await new Promise<void>((resolve) => elsewhere.listen(0, "127.0.0.1", resolve));
+  const { port } = elsewhere.address() as AddressInfo;
   const evil = await alice.context().newPage();
-  await evil.route(`${elsewhere}/**`, (route) =>
-    route.fulfill({ contentType: "text/html", body: "<!DOCTYPE html><title>elsewhere</title>" }),
-  );
-  await evil.goto(`${elsewhere}/`);
-  expect(await connectFrom(evil, server.url)).toBe(
-    '44{"message":"cross-site connection refused: open the chat from its own address"}',
-  );
+  try {
+    await evil.goto(`http://127.0.0.1:${port}/`);
+    expect(await connectFrom(evil, server.url)).toBe(
+      '44{"message":"cross-site connection refused: open the chat from its own address"}',
+    );
+  } finally {
+    await new Promise((resolve) => elsewhere.close(resolve));
+  }
   await evil.close();
 });
