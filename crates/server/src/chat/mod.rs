@@ -5,6 +5,8 @@
 //! handshake's `auth.token`, or the browser's cookie) is verified, by the
 //! same code as the HTTP API, before the socket joins; without one, the
 //! connection is refused with "login required" unless guests are allowed.
+//! A connection that only the cookie authenticates must come from a page of
+//! the server's own origin ([`crate::security`]'s Origin rule).
 //! A socket whose token expires is told so and disconnected.
 //!
 //! Handlers are registered in connect middleware too, which socketioxide runs
