@@ -90,3 +90,56 @@ test("without guests, the official client needs a token, and then chats", async 
     bob.disconnect();
   }
 });
+
+// A burst sent without waiting for acknowledgements, as a script or a paste
+// of lines sends it, arrives in the order sent (before each connection's
+// events took turns, about half of such runs arrived reordered).
+const burstTest = base.extend<{ burstServer: Server }>({
+  burstServer: serverFixture(["--message-burst", "1000", "--message-rate", "60000"]),
+});
+
+burstTest("the official client's burst of 200 arrives in the order sent", async ({ burstServer: server }) => {
+  const alice = io(server.url, { transports: ["websocket"], auth: { token: await registerToken(server, "alice") } });
+  const bob = io(server.url, { transports: ["websocket"], auth: { token: await registerToken(server, "bob") } });
+  try {
+    await alice.timeout(5_000).emitWithAck("add user", "alice");
+    await bob.timeout(5_000).emitWithAck("add user", "bob");
+    const heard: string[] = [];
+    const all = new Promise<void>((resolve) =>
+      bob.on("new message", (m: { message: string }) => {
+        heard.push(m.message);
+        if (heard.length === 200) resolve();
+      }),
+    );
+    for (let i = 0; i < 200; i++) alice.emit("new message", `m${i}`);
+    await all;
+    expect(heard).toEqual(Array.from({ length: 200 }, (_, i) => `m${i}`));
+  } finally {
+    alice.disconnect();
+    bob.disconnect();
+  }
+});
+
+test("an official client that floods is refused with a time to wait, then disconnected", async ({ server }) => {
+  const mallory = io(server.url, {
+    transports: ["websocket"],
+    reconnection: false,
+    auth: { token: await registerToken(server, "mallory") },
+  });
+  try {
+    await mallory.timeout(5_000).emitWithAck("add user", "mallory");
+    const told = next<{ message: string }>(mallory, "flooding");
+    const gone = next<string>(mallory, "disconnect");
+    const refusals: any[] = [];
+    for (let i = 0; i < 200 && mallory.connected; i++) {
+      const reply = await mallory.timeout(5_000).emitWithAck("new message", `spam ${i}`).catch(() => null);
+      if (reply?.error) refusals.push(reply.error);
+    }
+    expect(refusals[0]).toMatchObject({ code: "rate_limited", message: expect.stringMatching(/^slow down/) });
+    expect(refusals[0].retryAfterMs).toBeGreaterThan(0);
+    expect((await told).message).toMatch(/too many events/);
+    expect(await gone).toBe("io server disconnect");
+  } finally {
+    mallory.disconnect();
+  }
+});

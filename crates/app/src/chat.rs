@@ -19,6 +19,19 @@ pub enum AuthMode {
 
 use crate::room::RoomView;
 
+/// Why a message did not go out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NotSent {
+    /// Refused, for this reason (for people).
+    Refused(String),
+    /// Over the sender's rate limit: it may go at this time (ms, the page's
+    /// clock).
+    SlowDown {
+        /// When sending works again.
+        until: f64,
+    },
+}
+
 /// Everything the components read, as signals.
 #[derive(Debug, Clone, Copy)]
 pub struct Chat {
@@ -101,14 +114,14 @@ impl Chat {
     }
 
     /// Sends a message; `done` hears whether the server took it, or why not.
-    pub fn send(self, text: String, done: impl FnOnce(Result<(), String>) + 'static) {
+    pub fn send(self, text: String, done: impl FnOnce(Result<(), NotSent>) + 'static) {
         if let Err(error) = protocol::validate_message(&text) {
-            return done(Err(error.message));
+            return done(Err(NotSent::Refused(error.message)));
         }
         #[cfg(feature = "hydrate")]
         crate::live::send(self, text, done);
         #[cfg(not(feature = "hydrate"))]
-        done(Err("not connected".to_owned()));
+        done(Err(NotSent::Refused("not connected".to_owned())));
     }
 
     /// Loads the page of history before the oldest item shown, unless the

@@ -12,12 +12,12 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::{
-    Account, AddUser, ApiError, CatchUp, ClientEvent, ConnectAuth, Credentials, EventId, History,
-    HistoryItem, NewMessage, ServerEvent, Session, StopTyping, Typing,
+    Account, AddUser, ApiError, CatchUp, ClientEvent, ConnectAuth, Credentials, ErrorCode, EventId,
+    History, HistoryItem, NewMessage, ServerEvent, Session, StopTyping, Typing,
 };
 use sio_client::{Client, ClientOptions, ConnectionState, Handlers, RequestError};
 
-use crate::chat::{AuthMode, Chat};
+use crate::chat::{AuthMode, Chat, NotSent};
 use crate::room::RoomView;
 use crate::room::TYPING_TIMEOUT_MS;
 
@@ -269,6 +269,7 @@ async fn catch_up(client: &Client, chat: Chat, mut after: EventId) {
                     _ => return,
                 }
             }
+            Err(error) if waited_out(&error).await => {}
             Err(error) => {
                 // The next reconnection catches up again from what is shown.
                 leptos::logging::debug_warn!("catching up stopped: {error}");
@@ -286,9 +287,15 @@ pub fn load_older(chat: Chat) {
     };
     chat.loading_older.set(true);
     spawn_local(async move {
-        match client.request(&History { before }).await {
-            Ok(page) => chat.view.update(|v| v.older(page)),
-            Err(error) => leptos::logging::debug_warn!("could not load older history: {error}"),
+        loop {
+            match client.request(&History { before }).await {
+                Ok(page) => chat.view.update(|v| v.older(page)),
+                Err(error) if waited_out(&error).await => continue,
+                Err(error) => {
+                    leptos::logging::debug_warn!("could not load older history: {error}")
+                }
+            }
+            break;
         }
         chat.loading_older.set(false);
     });
@@ -296,9 +303,11 @@ pub fn load_older(chat: Chat) {
 
 /// Sends a message; the sender shows it from the server's acknowledgement,
 /// so every screen shows the same text, id and time.
-pub fn send(chat: Chat, text: String, done: impl FnOnce(Result<(), String>) + 'static) {
+pub fn send(chat: Chat, text: String, done: impl FnOnce(Result<(), NotSent>) + 'static) {
     let Some(client) = client() else {
-        return done(Err(RequestError::NotConnected.to_string()));
+        return done(Err(NotSent::Refused(
+            RequestError::NotConnected.to_string(),
+        )));
     };
     spawn_local(async move {
         let result = client.request(&NewMessage(text)).await;
@@ -307,9 +316,28 @@ pub fn send(chat: Chat, text: String, done: impl FnOnce(Result<(), String>) + 's
                 chat.view.update(|v| v.sent(message));
                 Ok(())
             }
-            Err(error) => Err(error.to_string()),
+            Err(RequestError::Refused(error)) if error.code == ErrorCode::RateLimited => {
+                let wait = error.retry_after_ms.unwrap_or(1_000) as f64;
+                Err(NotSent::SlowDown {
+                    until: now() + wait,
+                })
+            }
+            Err(error) => Err(NotSent::Refused(error.to_string())),
         });
     });
+}
+
+/// Over a rate limit, a read waits as long as the server says and goes
+/// again; `true` when it waited (so the caller should retry).
+async fn waited_out(error: &RequestError) -> bool {
+    match error {
+        RequestError::Refused(error) if error.code == ErrorCode::RateLimited => {
+            let wait = error.retry_after_ms.unwrap_or(1_000);
+            gloo_timers::future::sleep(Duration::from_millis(wait)).await;
+            true
+        }
+        _ => false,
+    }
 }
 
 /// The composer changed: `typing` on the first keystroke (and again while it

@@ -70,7 +70,8 @@ impl RoomView {
             }
             ServerEvent::StopTyping(t) => self.stop_typing(&t.username),
             // The page's connection handling deals with these, not the room.
-            ServerEvent::SessionExpired(_) | ServerEvent::TooSlow(_) => {}
+            ServerEvent::SessionExpired(_) | ServerEvent::TooSlow(_) | ServerEvent::Flooding(_) => {
+            }
         }
     }
 

@@ -21,6 +21,8 @@
 //!
 //! This crate does no I/O and compiles for native targets and wasm32 alike.
 
+use std::time::Duration;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +52,9 @@ pub mod event {
     /// Server → one connection: it fell too far behind to be sent the room's
     /// events; it is disconnected next, and catches up when it reconnects.
     pub const TOO_SLOW: &str = "too slow";
+    /// Server → one connection: it kept sending after being told to slow
+    /// down; it is disconnected next.
+    pub const FLOODING: &str = "flooding";
     /// Client → server: the page of history before an id (scrollback).
     pub const HISTORY: &str = "history";
     /// Client → server: everything after an id (catching up after a
@@ -314,6 +319,8 @@ pub enum ServerEvent {
     SessionExpired(Notice),
     /// `too slow`, to a connection whose send queue overflowed.
     TooSlow(Notice),
+    /// `flooding`, to a connection that ignored its rate limits.
+    Flooding(Notice),
 }
 
 /// A message from the server to one connection, for people.
@@ -360,6 +367,7 @@ impl ServerEvent {
             Self::StopTyping(_) => event::STOP_TYPING,
             Self::SessionExpired(_) => event::SESSION_EXPIRED,
             Self::TooSlow(_) => event::TOO_SLOW,
+            Self::Flooding(_) => event::FLOODING,
         }
     }
 
@@ -383,6 +391,7 @@ impl ServerEvent {
             event::STOP_TYPING => Self::StopTyping(payload(event::STOP_TYPING, data)?),
             event::SESSION_EXPIRED => Self::SessionExpired(payload(event::SESSION_EXPIRED, data)?),
             event::TOO_SLOW => Self::TooSlow(payload(event::TOO_SLOW, data)?),
+            event::FLOODING => Self::Flooding(payload(event::FLOODING, data)?),
             other => return Err(DecodeError::UnknownEvent(other.to_owned())),
         })
     }
@@ -426,6 +435,14 @@ pub struct AckError {
     pub code: ErrorCode,
     /// The reason, for people.
     pub message: String,
+    /// When trying again may work, in milliseconds from now (with
+    /// [`ErrorCode::RateLimited`] and [`ErrorCode::Busy`]).
+    #[serde(
+        rename = "retryAfterMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl AckError {
@@ -434,7 +451,21 @@ impl AckError {
         Self {
             code,
             message: message.into(),
+            retry_after_ms: None,
         }
+    }
+
+    /// A refusal that may succeed when tried again after `wait`.
+    pub fn retry_after(code: ErrorCode, message: impl Into<String>, wait: Duration) -> Self {
+        Self {
+            retry_after_ms: Some(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)),
+            ..Self::new(code, message)
+        }
+    }
+
+    /// How long to wait before trying again, if the refusal says.
+    pub fn retry_after_duration(&self) -> Option<Duration> {
+        self.retry_after_ms.map(Duration::from_millis)
     }
 }
 
@@ -469,4 +500,10 @@ pub enum ErrorCode {
     NameMismatch,
     /// The server has no handler for this event.
     UnknownEvent,
+    /// This connection or account sent too many events too fast; the refusal
+    /// says when to try again. A connection that keeps going is disconnected.
+    RateLimited,
+    /// The server is too busy to take this now (its write queue is full);
+    /// nothing changed, and trying again shortly may work.
+    Busy,
 }

@@ -209,6 +209,13 @@ fn server_events() {
             "too slow",
             json!({ "message": "too slow" }),
         ),
+        (
+            ServerEvent::Flooding(Notice {
+                message: "slow down".into(),
+            }),
+            "flooding",
+            json!({ "message": "slow down" }),
+        ),
     ];
     for (event, name, json) in cases {
         assert_eq!(event.name(), name);
@@ -260,6 +267,32 @@ fn acks() {
 }
 
 #[test]
+fn refusals_say_when_to_try_again() {
+    let limited: Ack<()> = Ack::Err(AckError::retry_after(
+        ErrorCode::RateLimited,
+        "slow down: you can send again in 3 s",
+        std::time::Duration::from_millis(2_500),
+    ));
+    let json = json!({ "error": {
+        "code": "rate_limited",
+        "message": "slow down: you can send again in 3 s",
+        "retryAfterMs": 2_500,
+    } });
+    assert_eq!(wire(&limited), json);
+    let parsed: Ack<()> = serde_json::from_value(json).unwrap();
+    let error = parsed.into_result().unwrap_err();
+    assert_eq!(
+        error.retry_after_duration(),
+        Some(std::time::Duration::from_millis(2_500))
+    );
+    // Refusals without a wait carry no field, as before.
+    assert_eq!(
+        wire(&AckError::new(ErrorCode::Busy, "x")),
+        json!({ "code": "busy", "message": "x" })
+    );
+}
+
+#[test]
 fn error_codes() {
     let codes = [
         (ErrorCode::InvalidPayload, "invalid_payload"),
@@ -271,6 +304,8 @@ fn error_codes() {
         (ErrorCode::UnknownEvent, "unknown_event"),
         (ErrorCode::Internal, "internal"),
         (ErrorCode::NameMismatch, "name_mismatch"),
+        (ErrorCode::RateLimited, "rate_limited"),
+        (ErrorCode::Busy, "busy"),
     ];
     for (code, text) in codes {
         assert_eq!(wire(&code), json!(text));

@@ -67,6 +67,12 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
 
+    /// Seconds the database may take to commit a batch of messages (reads get
+    /// half); past it the senders are answered `internal`, and the health
+    /// check says the database is unreachable.
+    #[arg(long, env = "CHATROOM_DATABASE_TIMEOUT_SECS", default_value_t = 10)]
+    pub database_timeout_secs: u64,
+
     /// Delete messages and joins/leaves older than this many days; 0 keeps
     /// them forever.
     #[arg(long, env = "CHATROOM_RETENTION_DAYS", default_value_t = 0)]
@@ -91,6 +97,78 @@ pub struct Config {
     /// by default: they are refused with "login required".
     #[arg(long, env = "CHATROOM_ALLOW_GUESTS")]
     pub allow_guests: bool,
+
+    /// Events of any kind one connection may send a minute, after its burst
+    /// (`--event-burst`); over it, events are refused with `rate_limited`
+    /// and the time to wait.
+    #[arg(long, env = "CHATROOM_EVENT_RATE", default_value_t = 1_200)]
+    pub event_rate: u32,
+
+    /// Events of any kind one connection may send at once, after a quiet spell.
+    #[arg(long, env = "CHATROOM_EVENT_BURST", default_value_t = 100)]
+    pub event_burst: u32,
+
+    /// Messages one account (all its tabs together) may send a minute,
+    /// after its burst (`--message-burst`).
+    #[arg(long, env = "CHATROOM_MESSAGE_RATE", default_value_t = 60)]
+    pub message_rate: u32,
+
+    /// Messages one account may send at once, after a quiet spell (messages
+    /// written offline go out together when the page reconnects).
+    #[arg(long, env = "CHATROOM_MESSAGE_BURST", default_value_t = 20)]
+    pub message_burst: u32,
+
+    /// Pages of history (`history`, `catch up`) one account may read a
+    /// minute, after its burst (`--read-burst`).
+    #[arg(long, env = "CHATROOM_READ_RATE", default_value_t = 300)]
+    pub read_rate: u32,
+
+    /// Pages of history one account may read at once (a page that was
+    /// offline for long catches up page by page).
+    #[arg(long, env = "CHATROOM_READ_BURST", default_value_t = 60)]
+    pub read_burst: u32,
+
+    /// Entries (`add user`) one account may make a minute, after its burst
+    /// (`--entry-burst`).
+    #[arg(long, env = "CHATROOM_ENTRY_RATE", default_value_t = 30)]
+    pub entry_rate: u32,
+
+    /// Entries one account may make at once (its tabs reconnecting together
+    /// after a restart).
+    #[arg(long, env = "CHATROOM_ENTRY_BURST", default_value_t = 10)]
+    pub entry_burst: u32,
+
+    /// Refusals for a limit one connection is forgiven (one more every 5 s);
+    /// a connection that goes on is told `flooding` and disconnected.
+    #[arg(
+        long,
+        env = "CHATROOM_REFUSALS_BEFORE_DISCONNECT",
+        default_value_t = 20
+    )]
+    pub refusals_before_disconnect: u32,
+
+    /// Events one connection may have in progress at once (sent, not yet
+    /// answered); more are refused with `rate_limited`.
+    #[arg(long, env = "CHATROOM_EVENTS_IN_FLIGHT", default_value_t = 64)]
+    pub events_in_flight: usize,
+
+    /// Socket.IO connections one account may have open at once (its tabs
+    /// and devices); guests count per address. More are refused with a
+    /// `connect_error` saying why.
+    #[arg(long, env = "CHATROOM_SOCKETS_PER_ACCOUNT", default_value_t = 20)]
+    pub sockets_per_account: usize,
+
+    /// TCP connections one client address may have open at once (IPv6
+    /// addresses count per /64); more are answered 429 and closed. 0 means
+    /// no limit.
+    #[arg(long, env = "CHATROOM_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
+    pub connections_per_address: usize,
+
+    /// Seconds a client has to send a request's headers, and that an idle
+    /// keep-alive connection may wait for its next request, before it is
+    /// closed (slow or stalled clients hold no connection for long).
+    #[arg(long, env = "CHATROOM_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
 
     /// Where users reach the server, as an origin
     /// (`https://chat.example.com`). With `https://`, the login cookie is
@@ -130,6 +208,41 @@ impl std::str::FromStr for Secret {
 }
 
 impl Config {
+    /// The rate limits as the chat takes them.
+    pub fn rate_settings(&self) -> crate::chat::limits::RateSettings {
+        use crate::chat::limits::{Rate, RateSettings};
+        RateSettings {
+            events: Rate {
+                burst: self.event_burst,
+                per_minute: self.event_rate,
+            },
+            messages: Rate {
+                burst: self.message_burst,
+                per_minute: self.message_rate,
+            },
+            reads: Rate {
+                burst: self.read_burst,
+                per_minute: self.read_rate,
+            },
+            entries: Rate {
+                burst: self.entry_burst,
+                per_minute: self.entry_rate,
+            },
+            refusals: self.refusals_before_disconnect,
+            in_flight: self.events_in_flight.max(1),
+            sockets_per_account: self.sockets_per_account.max(1),
+        }
+    }
+
+    /// The database's time limits as the store takes them.
+    pub fn database_timeouts(&self) -> crate::store::Timeouts {
+        let commit = std::time::Duration::from_secs(self.database_timeout_secs.max(1));
+        crate::store::Timeouts {
+            commit,
+            read: commit / 2,
+        }
+    }
+
     /// The retention settings as the store takes them.
     pub fn retention(&self) -> crate::store::Retention {
         crate::store::Retention {

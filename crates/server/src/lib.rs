@@ -10,6 +10,7 @@
 //! - [`security`]: the headers on every answer (CSP with a nonce, HSTS …),
 //!   the public URL, and the Origin rule for cookie-authenticated sockets.
 //! - [`store`]: the conversation in SQLite or PostgreSQL; the only SQL.
+//! - [`serve`]: the accept loop, with its limits on connections.
 //!
 //! [`app`] builds the router so tests can call it; [`run`] serves it on a
 //! listener the caller bound, so tests bind `127.0.0.1:0`.
@@ -19,6 +20,7 @@ pub mod chat;
 pub mod config;
 pub mod http;
 pub mod security;
+pub mod serve;
 pub mod state;
 pub mod store;
 
@@ -26,7 +28,6 @@ use std::future::Future;
 
 use anyhow::Context;
 use axum::Router;
-use axum::serve::ListenerExt;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
@@ -92,27 +93,18 @@ pub async fn run(
         .context("reading the listener's address")?;
     let store = state.store.clone();
     let pruning = tokio::spawn(prune_regularly(store.clone(), state.retention));
+    let forgetting = tokio::spawn(forget_idle_limits(state.limits.clone()));
+    let connections = state.connections;
     let (router, io) = app(state);
-    // Chat frames are small and latency-bound: send them at once instead of
-    // letting Nagle's algorithm hold them back for coalescing.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::warn!(%error, "could not set TCP_NODELAY");
-        }
-    });
     tracing::info!("listening on http://{addr}");
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    serve::serve(listener, router, connections, async move {
         shutdown.await;
         tracing::info!("shutting down: closing every socket");
         io.close().await;
     })
-    .await
-    .context("serving HTTP")?;
+    .await;
     pruning.abort();
+    forgetting.abort();
     // Last: what the sockets' goodbyes stored is committed before the
     // database closes.
     store.close().await;
@@ -133,6 +125,16 @@ async fn prune_regularly(store: store::Store, retention: store::Retention) {
             Ok(deleted) => tracing::info!(deleted, "retention: deleted old items"),
             Err(error) => tracing::error!(%error, "retention: pruning failed"),
         }
+    }
+}
+
+/// Forgets, every minute, the rate-limit buckets of accounts that have been
+/// quiet long enough to have full ones, so their memory stays bounded.
+async fn forget_idle_limits(limits: chat::Limits) {
+    let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        every_minute.tick().await;
+        limits.forget_idle();
     }
 }
 

@@ -11,7 +11,7 @@ use socketioxide::SocketIo;
 
 use crate::Config;
 use crate::auth::{AuthError, Tokens};
-use crate::chat::Room;
+use crate::chat::{Limits, Room};
 use crate::http::Throttle;
 use crate::security::Security;
 use crate::store::{Retention, Store, StoreError};
@@ -42,6 +42,10 @@ pub struct AppState {
     pub tokens: Tokens,
     /// Counts failed logins.
     pub throttle: Throttle,
+    /// What each account and connection may send and hold.
+    pub limits: Limits,
+    /// The transport's limits on connections.
+    pub connections: ConnectionSettings,
     /// Whether connections without a login may enter.
     pub allow_guests: bool,
     /// The Socket.IO handle (set by [`crate::app`]), to disconnect a logged-out
@@ -59,7 +63,12 @@ impl AppState {
     /// The state for a server configured by `config`: opens (and if need be
     /// creates and migrates) its store.
     pub async fn open(config: &Config) -> Result<Self, StartError> {
-        let store = Store::open(config.database_url.as_deref(), &config.data_dir).await?;
+        let store = Store::open_with(
+            config.database_url.as_deref(),
+            &config.data_dir,
+            config.database_timeouts(),
+        )
+        .await?;
         let tokens = Tokens::load(
             config.jwt_secret.as_ref().map(|s| s.0.as_str()),
             &config.data_dir,
@@ -79,6 +88,11 @@ impl AppState {
             retention: config.retention(),
             tokens,
             throttle: Throttle::default(),
+            limits: Limits::new(config.rate_settings()),
+            connections: ConnectionSettings {
+                per_address: config.connections_per_address,
+                header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
+            },
             allow_guests: config.allow_guests,
             io: None,
             max_payload: config.max_payload,
@@ -89,6 +103,16 @@ impl AppState {
             ),
         })
     }
+}
+
+/// Limits on TCP connections, applied as they are accepted.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionSettings {
+    /// Open connections per client address; 0 means no limit.
+    pub per_address: usize,
+    /// How long a client may take to send a request's headers, or stay idle
+    /// between requests.
+    pub header_timeout: Duration,
 }
 
 impl std::fmt::Debug for AppState {

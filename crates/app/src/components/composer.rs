@@ -6,13 +6,26 @@ use leptos::html::Input;
 use leptos::prelude::*;
 
 use super::focus_on_mount;
-use crate::chat::Chat;
+use crate::chat::{Chat, NotSent};
 
-/// The message box. Enter sends; the text comes back if the server refuses it.
+/// The message box. Enter sends; the text comes back if the server refuses
+/// it, and over the sender's rate limit a countdown says when it may go.
 #[component]
 pub fn Composer(chat: Chat) -> impl IntoView {
     let draft = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
+    // When sending works again, after a `rate_limited` (ms, the page's clock).
+    let slow_until = RwSignal::new(None::<f64>);
+    let shown_error = move || {
+        let left = slow_until
+            .get()
+            .map(|until| ((until - chat.now.get()) / 1000.0).ceil())
+            .filter(|left| *left > 0.0);
+        match left {
+            Some(left) => Some(format!("Slow down: you can send again in {left} s")),
+            None => error.get(),
+        }
+    };
     let input = NodeRef::<Input>::new();
     focus_on_mount(input);
     let on_submit = move |ev: SubmitEvent| {
@@ -23,14 +36,18 @@ pub fn Composer(chat: Chat) -> impl IntoView {
         }
         draft.set(String::new());
         chat.typed(true);
-        chat.send(text.clone(), move |result| match result {
-            Ok(()) => error.set(None),
-            Err(reason) => {
-                error.set(Some(reason));
-                // Give the text back unless the user started a new one.
-                if draft.get_untracked().is_empty() {
-                    draft.set(text);
+        chat.send(text.clone(), move |result| {
+            match result {
+                Ok(()) => return error.set(None),
+                Err(NotSent::Refused(reason)) => error.set(Some(reason)),
+                Err(NotSent::SlowDown { until }) => {
+                    error.set(None);
+                    slow_until.set(Some(until));
                 }
+            }
+            // Give the text back unless the user started a new one.
+            if draft.get_untracked().is_empty() {
+                draft.set(text);
             }
         });
     };
@@ -50,7 +67,7 @@ pub fn Composer(chat: Chat) -> impl IntoView {
                 }
             />
             <button type="submit">"Send"</button>
-            <p id="composer-error" role="alert">{move || error.get()}</p>
+            <p id="composer-error" role="alert">{shown_error}</p>
         </form>
     }
 }

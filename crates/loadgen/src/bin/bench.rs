@@ -219,12 +219,29 @@ impl Bench {
         let chatroom = |program: &PathBuf, data: PathBuf| Launch {
             name: server.to_owned(),
             program: program.clone(),
-            args: vec![
-                "--data-dir".into(),
-                data.display().to_string(),
-                "--log".into(),
-                "warn".into(),
-            ],
+            args: [
+                "--data-dir",
+                &data.display().to_string(),
+                "--log",
+                "warn",
+                // Thousands of clients from one address, each sender far
+                // above what a person sends: the scenarios measure fan-out,
+                // not the limits (the abuse scenario has its own).
+                "--connections-per-address",
+                "0",
+                "--message-burst",
+                "1000000",
+                "--message-rate",
+                "60000000",
+                "--event-burst",
+                "1000000",
+                "--event-rate",
+                "60000000",
+                "--events-in-flight",
+                "1000000",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
             env: vec![("LEPTOS_SITE_ADDR".into(), "127.0.0.1:{port}".into())],
             log: log.clone(),
         };

@@ -6,27 +6,43 @@
 //!
 //! Messages, joins and leaves are stored before anyone hears of them, and a
 //! sender's acknowledgement comes after the write is durable.
+//!
+//! Every handler takes a [`Turn`] first: the event's place in its
+//! connection's order, or its refusal for a limit (see [`super::turn`]). A
+//! handler waits for its turn before it reads or changes the room, so one
+//! connection's events are handled, stored and delivered in the order it
+//! sent them, while different connections' events still commit together.
 
 use protocol::{
     Ack, AckError, AddUser, CatchUp, ErrorCode, HISTORY_PAGE, History, HistoryItem, HistoryPage,
-    Login, NewMessage, ServerEvent, UserTyping, validate_message, validate_username,
+    Login, NewMessage, Notice, ServerEvent, UserTyping, event, validate_message, validate_username,
 };
 use serde::Serialize;
 use socketioxide::extract::{AckSender, Event, MaybeExtension, SocketRef, State, TryData};
 use socketioxide::socket::DisconnectReason;
 
+use super::room::NotInRoom;
+use super::turn::{
+    Admitted, Connection, EntryEvent, EventClass, MessageEvent, OtherEvent, ReadEvent, Turn,
+};
 use super::{ExpiryTimer, Identity, Room};
 use crate::store::{NewItem, Publish, Store, StoreError};
 
 /// `add user`: enter the room under a name.
 pub async fn add_user(
     s: SocketRef,
+    turn: Turn<EntryEvent>,
     State(room): State<Room>,
     State(store): State<Store>,
     MaybeExtension(identity): MaybeExtension<Identity>,
     TryData(name): TryData<AddUser>,
     ack: AckSender,
 ) {
+    // The whole entry is one turn: what the connection sends next is
+    // handled once it is in the room (or was refused).
+    let Some((_turn, ack)) = my_turn(&s, turn, ack, event::ADD_USER).await else {
+        return;
+    };
     let result = match name {
         Ok(AddUser(name)) => match validate_username(&name) {
             Ok(name) => enter(&s, &room, &store, identity, name).await,
@@ -36,7 +52,7 @@ pub async fn add_user(
     };
     let entered = match result {
         Ok(entered) => entered,
-        Err(error) => return refuse(&s, ack, "add user", error),
+        Err(error) => return refuse(&s, ack, event::ADD_USER, error),
     };
     // It hears the room from now on; the login below says who is online
     // and what was said up to now.
@@ -50,7 +66,7 @@ pub async fn add_user(
             Ok(joined) => Some(joined),
             Err(error) => {
                 room.leave(s.id);
-                return refuse(&s, ack, "add user", internal(&error));
+                return refuse(&s, ack, event::ADD_USER, internal(&error));
             }
         }
     } else {
@@ -126,11 +142,15 @@ async fn enter(
 /// `new message`: say something to everyone in the room.
 pub async fn new_message(
     s: SocketRef,
+    turn: Turn<MessageEvent>,
     State(room): State<Room>,
     State(store): State<Store>,
     TryData(text): TryData<NewMessage>,
     ack: AckSender,
 ) {
+    let Some((mut turn, ack)) = my_turn(&s, turn, ack, event::NEW_MESSAGE).await else {
+        return;
+    };
     let result = joined(&room, &s).and_then(|username| {
         let NewMessage(text) =
             text.map_err(|_| invalid_payload("new message expects the text as a string"))?;
@@ -139,51 +159,83 @@ pub async fn new_message(
     });
     let item = match result {
         Ok(item) => item,
-        Err(error) => return refuse(&s, ack, "new message", error),
+        Err(error) => return refuse(&s, ack, event::NEW_MESSAGE, error),
     };
-    let message = match store.append_and_publish(item, publish(&room, s.id)).await {
+    // Queued for the writer in the connection's order; the next event may
+    // go while this one's batch commits.
+    let submitted = store.submit(item, publish(&room, s.id));
+    turn.pass().await;
+    let pending = match submitted {
+        Ok(pending) => pending,
+        Err(StoreError::Busy) => {
+            let error = AckError::retry_after(
+                ErrorCode::Busy,
+                "the server is busy; try again in a moment",
+                BUSY_RETRY,
+            );
+            return refuse(&s, ack, event::NEW_MESSAGE, error);
+        }
+        Err(error) => return refuse(&s, ack, event::NEW_MESSAGE, internal(&error)),
+    };
+    // The others clear this user's typing line when the message arrives.
+    room.sent_message(s.id);
+    let message = match pending.stored().await {
         Ok(HistoryItem::Message(message)) => message,
         Ok(other) => {
             tracing::error!(?other, "the store returned something else than the message");
             return;
         }
-        Err(error) => return refuse(&s, ack, "new message", internal(&error)),
+        Err(error) => return refuse(&s, ack, event::NEW_MESSAGE, internal(&error)),
     };
     reply(&s, ack, &Ack::Ok(&message));
 }
 
+/// How long a sender refused as `busy` should wait: a few commits' time.
+const BUSY_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// `history`: the page of the conversation before an id (scrollback).
 pub async fn history(
     s: SocketRef,
+    turn: Turn<ReadEvent>,
     State(room): State<Room>,
     State(store): State<Store>,
     TryData(request): TryData<History>,
     ack: AckSender,
 ) {
+    let Some((mut turn, ack)) = my_turn(&s, turn, ack, event::HISTORY).await else {
+        return;
+    };
     let checked = joined(&room, &s)
         .and_then(|_| request.map_err(|_| invalid_payload("history expects {\"before\": id}")));
+    // Reading changes nothing: later events need not wait for it.
+    turn.pass().await;
     let page = match checked {
         Ok(History { before }) => store.before(before, HISTORY_PAGE).await,
-        Err(error) => return refuse(&s, ack, "history", error),
+        Err(error) => return refuse(&s, ack, event::HISTORY, error),
     };
-    reply_page(&s, ack, "history", page);
+    reply_page(&s, ack, event::HISTORY, page);
 }
 
 /// `catch up`: everything after an id, a page at a time (after a reconnection).
 pub async fn catch_up(
     s: SocketRef,
+    turn: Turn<ReadEvent>,
     State(room): State<Room>,
     State(store): State<Store>,
     TryData(request): TryData<CatchUp>,
     ack: AckSender,
 ) {
+    let Some((mut turn, ack)) = my_turn(&s, turn, ack, event::CATCH_UP).await else {
+        return;
+    };
     let checked = joined(&room, &s)
         .and_then(|_| request.map_err(|_| invalid_payload("catch up expects {\"after\": id}")));
+    turn.pass().await;
     let page = match checked {
         Ok(CatchUp { after }) => store.after(after, HISTORY_PAGE).await,
-        Err(error) => return refuse(&s, ack, "catch up", error),
+        Err(error) => return refuse(&s, ack, event::CATCH_UP, error),
     };
-    reply_page(&s, ack, "catch up", page);
+    reply_page(&s, ack, event::CATCH_UP, page);
 }
 
 /// Answers a history request with its page, or with why the store failed.
@@ -194,33 +246,62 @@ fn reply_page(s: &SocketRef, ack: AckSender, event: &str, page: Result<HistoryPa
     }
 }
 
-/// `typing`: tell the others this user is typing.
-pub async fn typing(s: SocketRef, State(room): State<Room>, ack: AckSender) {
-    match joined(&room, &s) {
-        Ok(username) => {
+/// `typing`: tell the others this user is typing; at most once every few
+/// seconds per user, however often their pages say so (see
+/// [`Room::typing`]).
+pub async fn typing(
+    s: SocketRef,
+    turn: Turn<OtherEvent>,
+    State(room): State<Room>,
+    ack: AckSender,
+) {
+    let Some((_turn, ack)) = my_turn(&s, turn, ack, event::TYPING).await else {
+        return;
+    };
+    match room.typing(s.id) {
+        Ok(Some(username)) => {
             room.broadcast(Some(s.id), &ServerEvent::Typing(UserTyping { username }));
         }
-        Err(error) => refuse(&s, ack, "typing", error),
+        Ok(None) => {}
+        Err(NotInRoom) => refuse(&s, ack, event::TYPING, not_joined()),
     }
 }
 
-/// `stop typing`: tell the others this user stopped typing.
-pub async fn stop_typing(s: SocketRef, State(room): State<Room>, ack: AckSender) {
-    match joined(&room, &s) {
-        Ok(username) => {
+/// `stop typing`: tell the others this user stopped typing (if they were
+/// told it started).
+pub async fn stop_typing(
+    s: SocketRef,
+    turn: Turn<OtherEvent>,
+    State(room): State<Room>,
+    ack: AckSender,
+) {
+    let Some((_turn, ack)) = my_turn(&s, turn, ack, event::STOP_TYPING).await else {
+        return;
+    };
+    match room.stop_typing(s.id) {
+        Ok(Some(username)) => {
             room.broadcast(
                 Some(s.id),
                 &ServerEvent::StopTyping(UserTyping { username }),
             );
         }
-        Err(error) => refuse(&s, ack, "stop typing", error),
+        Ok(None) => {}
+        Err(NotInRoom) => refuse(&s, ack, event::STOP_TYPING, not_joined()),
     }
 }
 
 /// Any other event: refused, so a client asking for an ack hears why.
-pub async fn unknown_event(s: SocketRef, Event(name): Event, ack: AckSender) {
+pub async fn unknown_event(
+    s: SocketRef,
+    turn: Turn<OtherEvent>,
+    Event(name): Event,
+    ack: AckSender,
+) {
+    let Some((_turn, ack)) = my_turn(&s, turn, ack, &name).await else {
+        return;
+    };
     let error = AckError::new(ErrorCode::UnknownEvent, format!("unknown event “{name}”"));
-    refuse(&s, ack, "unknown", error);
+    refuse(&s, ack, &name, error);
 }
 
 /// The connection closed: if it was its user's last, the others hear `user left`.
@@ -233,6 +314,12 @@ pub async fn disconnect(
     if let Some(ExpiryTimer(timer)) = s.extensions.get::<ExpiryTimer>() {
         timer.abort();
     }
+    // What the connection sent before it closed is handled first: an
+    // `add user` still waiting on the database enters, and then leaves
+    // here, rather than entering after this and staying online for ever.
+    if let Some(connection) = s.extensions.get::<Connection>() {
+        connection.settled().await;
+    }
     let user = room.username(s.id);
     tracing::info!(socket = %s.id, user = user.as_deref().unwrap_or("-"), ?reason, "disconnected");
     let Some(left) = room.leave(s.id) else { return };
@@ -244,6 +331,44 @@ pub async fn disconnect(
         Ok(HistoryItem::Left(_)) => {}
         Ok(other) => tracing::error!(?other, "the store returned something else than the leave"),
         Err(error) => tracing::error!(%error, "could not store a leave"),
+    }
+}
+
+/// Waits for the event's turn in its connection's order and hands back the
+/// ack sender; or answers the event's refusal for a limit, disconnects a
+/// connection that ignores its refusals, and returns `None`.
+async fn my_turn<C: EventClass>(
+    s: &SocketRef,
+    turn: Turn<C>,
+    ack: AckSender,
+    event: &str,
+) -> Option<(Admitted, AckSender)> {
+    match turn.admitted() {
+        Ok(mut admitted) => {
+            admitted.wait().await;
+            Some((admitted, ack))
+        }
+        Err(refused) => {
+            refuse(s, ack, event, refused.error);
+            if refused.flooding {
+                disconnect_flooding(s);
+            }
+            None
+        }
+    }
+}
+
+/// Tells a connection that kept sending after its refusals why it goes,
+/// and disconnects it.
+fn disconnect_flooding(s: &SocketRef) {
+    tracing::warn!(socket = %s.id, "too many refused events: disconnecting");
+    let notice = ServerEvent::Flooding(Notice {
+        message: "disconnected: too many events, too fast; wait a little before reconnecting"
+            .to_owned(),
+    });
+    emit(s, &notice);
+    if let Err(error) = s.clone().disconnect() {
+        tracing::debug!(socket = %s.id, %error, "a flooding socket was already gone");
     }
 }
 
@@ -264,8 +389,12 @@ fn publish(room: &Room, sender: socketioxide::socket::Sid) -> Option<Publish> {
 /// The name this connection entered under, or the refusal for events that
 /// need one.
 fn joined(room: &Room, s: &SocketRef) -> Result<String, AckError> {
-    room.username(s.id)
-        .ok_or_else(|| AckError::new(ErrorCode::NotJoined, "enter the room with add user first"))
+    room.username(s.id).ok_or_else(not_joined)
+}
+
+/// The refusal for an event that needs the connection to be in the room.
+fn not_joined() -> AckError {
+    AckError::new(ErrorCode::NotJoined, "enter the room with add user first")
 }
 
 fn invalid_payload(reason: &str) -> AckError {

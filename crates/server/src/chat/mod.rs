@@ -1,5 +1,6 @@
 //! The Socket.IO side of the chat: the namespace's set-up, the handlers (one
-//! per event, in [`handlers`]), and the room's presence ([`room`]).
+//! per event, in [`handlers`]), the room's presence ([`room`]), and what a
+//! client may send ([`limits`]) in which order ([`turn`]).
 //!
 //! Connections are authenticated in connect middleware: a login token (the
 //! handshake's `auth.token`, or the browser's cookie) is verified, by the
@@ -15,7 +16,9 @@
 //! is connected could otherwise beat the registration and lose the event.
 
 pub mod handlers;
+pub mod limits;
 pub mod room;
+pub mod turn;
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -27,6 +30,7 @@ use socketioxide::extract::{SocketRef, State, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
 
+pub use limits::Limits;
 pub use room::Room;
 
 use crate::AppState;
@@ -41,6 +45,11 @@ const WS_READ_BUFFER: usize = 1024;
 
 /// The longest client id a browser may send (it sends a UUID).
 const CLIENT_ID_MAX_LEN: usize = 64;
+
+/// How long a client has, after its transport opened, to send the Socket.IO
+/// CONNECT: a real client sends it at once, and a connection that never
+/// does holds a slot for nothing (socketioxide's default is 45 s).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Who a connection is, from its handshake; kept in the socket's extensions
 /// for `add user`.
@@ -58,10 +67,12 @@ pub enum Identity {
 pub struct ExpiryTimer(pub tokio::task::AbortHandle);
 
 /// Room settings the socket handlers read.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ChatSettings {
     /// Whether connections without a login may enter.
     pub allow_guests: bool,
+    /// What each account and connection may send and hold.
+    pub limits: Limits,
 }
 
 /// The Socket.IO room of one login's sockets, so logging out can find them.
@@ -82,6 +93,9 @@ pub enum ConnectError {
     /// The login cookie came from another origin's page.
     #[error(transparent)]
     CrossSite(#[from] CrossSite),
+    /// The account (or the guest's address) has all its sockets open.
+    #[error("{0}")]
+    TooManySockets(#[from] limits::TooManySockets),
 }
 
 /// The Socket.IO layer for the router, and the handle to close every socket.
@@ -89,7 +103,14 @@ pub fn layer(state: &AppState) -> (SocketIoLayer, SocketIo) {
     // One limit for both transports: long-polling payloads, and WebSocket
     // messages and frames (which socketioxide limits separately).
     let ws_limit = usize::try_from(state.max_payload).unwrap_or(usize::MAX);
+    // The chat sends no binary data: a packet announcing attachments is
+    // refused, and its connection closed, before anything is buffered.
+    let parser = socketioxide::ParserConfig::common()
+        .max_incoming_binaries(0)
+        .max_incoming_binary_buf_size(0);
     let (layer, io) = SocketIo::builder()
+        .with_parser(parser)
+        .connect_timeout(CONNECT_TIMEOUT)
         .max_payload(state.max_payload)
         .max_buffer_size(state.send_queue)
         .ws_read_buffer_size(WS_READ_BUFFER)
@@ -101,6 +122,7 @@ pub fn layer(state: &AppState) -> (SocketIoLayer, SocketIo) {
         .with_state(state.security.clone())
         .with_state(ChatSettings {
             allow_guests: state.allow_guests,
+            limits: state.limits.clone(),
         })
         .build_layer();
     // Middlewares run last-added first: authenticate, then register.
@@ -162,28 +184,50 @@ async fn authenticate(
     let token = auth
         .token
         .or_else(|| auth::token_from_headers(headers, security.cookie));
-    let identity = match auth::identify(&tokens, &store, token.as_deref()).await {
+    let (identity, account, claims) = match auth::identify(&tokens, &store, token.as_deref()).await
+    {
         Ok((user, claims)) => {
-            s.join(session_room(&claims.jti));
-            let left = claims.expires_at() - crate::store::now_millis();
-            let timer = tokio::spawn(expire(
-                s.clone(),
-                Duration::from_millis(left.max(0).unsigned_abs()),
-            ));
-            s.extensions.insert(ExpiryTimer(timer.abort_handle()));
-            Identity::User {
+            let account = format!("user:{}", user.id);
+            let identity = Identity::User {
                 id: user.id,
                 username: user.username,
-            }
+            };
+            (identity, account, Some(claims))
         }
-        Err(Unidentified::Missing) if settings.allow_guests => Identity::Guest {
-            client_id: auth.client_id,
-        },
+        Err(Unidentified::Missing) if settings.allow_guests => {
+            // A guest has no account: its address stands for one.
+            let address = s
+                .req_parts()
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string());
+            let identity = Identity::Guest {
+                client_id: auth.client_id,
+            };
+            (identity, format!("guest:{address}"), None)
+        }
         Err(why) => {
             tracing::info!(socket = %s.id, reason = %why, "connection refused");
             return Err(why.into());
         }
     };
+    let slot = settings.limits.hold_socket(&account).inspect_err(|error| {
+        tracing::info!(socket = %s.id, %account, %error, "connection refused");
+    })?;
+    s.extensions.insert(turn::Connection::new(
+        account,
+        slot,
+        settings.limits.clone(),
+    ));
+    if let Some(claims) = claims {
+        s.join(session_room(&claims.jti));
+        let left = claims.expires_at() - crate::store::now_millis();
+        let timer = tokio::spawn(expire(
+            s.clone(),
+            Duration::from_millis(left.max(0).unsigned_abs()),
+        ));
+        s.extensions.insert(ExpiryTimer(timer.abort_handle()));
+    }
     s.extensions.insert(identity);
     Ok(())
 }

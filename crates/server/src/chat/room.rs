@@ -20,7 +20,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use protocol::{AckError, ErrorCode, Notice, ServerEvent};
 use serde_json::value::RawValue;
@@ -36,6 +36,12 @@ pub struct Room(Arc<Inner>);
 struct Inner {
     presence: Mutex<Presence>,
 }
+
+/// How often the others hear that a user is typing, at most, however often
+/// their pages say so. Pages repeat `typing` every 3 s while their user
+/// types, and a listener's page forgets a typist it heard nothing from for
+/// 6 s: a little under 3 s lets every repeat of a real page through.
+pub const TYPING_REPEAT: Duration = Duration::from_millis(2_500);
 
 /// How long a lagging connection's `too slow` notice and disconnect may wait
 /// for room in its send queue; a connection that drains nothing for this
@@ -69,7 +75,14 @@ struct Member {
     connections: usize,
     /// When the user arrived (see `Presence::arrivals`).
     arrival: u64,
+    /// When the others were last told this user is typing, until they hear
+    /// it stopped (or a message).
+    typing_announced: Option<Instant>,
 }
+
+/// The connection has not entered the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotInRoom;
 
 /// A connection entered the room.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +145,7 @@ impl Room {
                         client_id: client_id.map(str::to_owned),
                         connections: 1,
                         arrival,
+                        typing_announced: None,
                     },
                 );
                 true
@@ -223,6 +237,48 @@ impl Room {
             username: member.name,
             num_users: presence.members.len(),
         })
+    }
+
+    /// Connection `sid`'s user is typing: their name if the others should
+    /// hear it now, `None` if they heard it less than [`TYPING_REPEAT`] ago.
+    pub fn typing(&self, sid: Sid) -> Result<Option<String>, NotInRoom> {
+        let now = Instant::now();
+        self.with_member(sid, |member| {
+            if member
+                .typing_announced
+                .is_some_and(|at| now.duration_since(at) < TYPING_REPEAT)
+            {
+                return None;
+            }
+            member.typing_announced = Some(now);
+            Some(member.name.clone())
+        })
+    }
+
+    /// Connection `sid`'s user stopped typing: their name if the others were
+    /// told they started.
+    pub fn stop_typing(&self, sid: Sid) -> Result<Option<String>, NotInRoom> {
+        self.with_member(sid, |member| {
+            member.typing_announced.take().map(|_| member.name.clone())
+        })
+    }
+
+    /// Connection `sid`'s user sent a message, which ends their typing line
+    /// on every page: their next `typing` is news again.
+    pub fn sent_message(&self, sid: Sid) {
+        let _ = self.with_member(sid, |member| member.typing_announced = None);
+    }
+
+    fn with_member<T>(&self, sid: Sid, f: impl FnOnce(&mut Member) -> T) -> Result<T, NotInRoom> {
+        let mut presence = self.presence();
+        let Presence {
+            members, sockets, ..
+        } = &mut *presence;
+        let member = sockets
+            .get(&sid)
+            .and_then(|key| members.get_mut(key))
+            .ok_or(NotInRoom)?;
+        Ok(f(member))
     }
 
     /// The name connection `sid` is in the room under, if it has entered.
@@ -351,6 +407,31 @@ mod tests {
         assert_eq!(err.code, ErrorCode::AlreadyJoined);
         assert_eq!(room.username(sid).as_deref(), Some("alice"));
         assert_eq!(room.num_users(), 1);
+    }
+
+    #[test]
+    fn typing_is_told_once_every_few_seconds_and_stopping_once() {
+        let room = Room::default();
+        let (tab1, tab2, stranger) = (Sid::new(), Sid::new(), Sid::new());
+        room.enter(tab1, "alice", Some("c1")).unwrap();
+        room.enter(tab2, "alice", Some("c1")).unwrap();
+        assert_eq!(room.typing(tab1), Ok(Some("alice".to_owned())));
+        // However many times, from whichever tab: once per TYPING_REPEAT.
+        for _ in 0..100 {
+            assert_eq!(room.typing(tab1), Ok(None));
+            assert_eq!(room.typing(tab2), Ok(None));
+        }
+        assert_eq!(room.stop_typing(tab2), Ok(Some("alice".to_owned())));
+        assert_eq!(room.stop_typing(tab1), Ok(None), "they were told already");
+        assert_eq!(room.typing(tab1), Ok(Some("alice".to_owned())));
+        room.sent_message(tab1);
+        assert_eq!(
+            room.typing(tab1),
+            Ok(Some("alice".to_owned())),
+            "news again after a message"
+        );
+        assert_eq!(room.typing(stranger), Err(NotInRoom));
+        assert_eq!(room.stop_typing(stranger), Err(NotInRoom));
     }
 
     #[test]

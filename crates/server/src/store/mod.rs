@@ -21,7 +21,7 @@ use protocol::{
     ChatMessage, EventId, HISTORY_PAGE, HistoryItem, HistoryPage, Timestamp, UserEvent,
 };
 use recent::Recent;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -34,8 +34,38 @@ const FOLD_IN_LOG: &str = "PRAGMA wal_checkpoint(TRUNCATE)";
 /// The most appends one transaction takes.
 const MAX_BATCH: usize = 512;
 
-/// How many appends may wait for the writer before `append` waits too.
+/// How many appends may wait for the writer: past that, `append` waits
+/// and `submit` is refused ([`StoreError::Busy`]).
 const QUEUE: usize = 8_192;
+
+/// How long the database may take before the store gives up on it: a
+/// stalled disk or an unreachable PostgreSQL must not leave senders and
+/// readers waiting without end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// The longest one batch may take to commit before every append in it
+    /// is answered with [`StoreError::Timeout`] (PostgreSQL's
+    /// `statement_timeout` too).
+    pub commit: Duration,
+    /// The longest a read (a page of history, an account) may take.
+    pub read: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            commit: Duration::from_secs(10),
+            read: Duration::from_secs(5),
+        }
+    }
+}
+
+/// How long to wait for a pooled connection before giving up.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How many items retention deletes in one statement: a large backlog is
+/// deleted in steps that each hold the write lock briefly.
+const PRUNE_CHUNK: i64 = 1_000;
 
 /// What can go wrong in the store. Handlers log it and tell the client only
 /// that the server failed.
@@ -56,6 +86,12 @@ pub enum StoreError {
     /// The writer task is gone (the server is shutting down).
     #[error("the store is closed")]
     Closed,
+    /// The writer's queue is full: refused at once rather than waiting.
+    #[error("the store is busy")]
+    Busy,
+    /// The database took longer than its time limit.
+    #[error("the database did not answer in time")]
+    Timeout,
 }
 
 /// Something to add to the conversation.
@@ -88,6 +124,8 @@ pub struct Store {
     appends: mpsc::Sender<Job>,
     /// The newest page, for entries (SQLite only; see `recent.rs`).
     recent: Option<Recent>,
+    /// How long the database may take.
+    timeouts: Timeouts,
     /// The conversation in memory instead of the database: only in the
     /// benchmark's build (see `memory.rs`).
     #[cfg(feature = "bench-memory-store")]
@@ -98,6 +136,8 @@ pub struct Store {
 struct Writer {
     db: Db,
     recent: Option<Recent>,
+    /// The longest a batch may take to commit.
+    commit_timeout: Duration,
     #[cfg(feature = "bench-memory-store")]
     memory: memory::MemoryLog,
 }
@@ -131,6 +171,28 @@ enum Db {
 /// broadcasts here, so every listener hears the conversation in id order.
 pub type Publish = Box<dyn FnOnce(&HistoryItem) + Send>;
 
+/// An item submitted for the next commit (see [`Store::submit`]).
+#[derive(Debug)]
+pub struct Pending(oneshot::Receiver<Result<HistoryItem, StoreError>>);
+
+impl Pending {
+    /// The item as stored, once its batch is durable.
+    pub async fn stored(self) -> Result<HistoryItem, StoreError> {
+        self.0.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// Runs a database call within `limit`.
+async fn timed<T>(
+    limit: Duration,
+    call: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(StoreError::Timeout),
+    }
+}
+
 /// What the writer task is asked to do.
 #[derive(Debug)]
 enum Job {
@@ -159,14 +221,36 @@ impl Store {
     /// SQLite in `data_dir/chatroom.db` (created, with the directory, on first
     /// start). Brings the schema up to date.
     pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(database_url, data_dir, Timeouts::default()).await
+    }
+
+    /// [`Store::open`], with the database's time limits.
+    pub async fn open_with(
+        database_url: Option<&str>,
+        data_dir: &Path,
+        timeouts: Timeouts,
+    ) -> Result<Self, StoreError> {
         // Reads share a pool; the writer has a connection of its own, so
         // a burst of reads (a thousand logins checked at once) never holds
         // up the commits everyone is waiting for.
         let (db, writer_db) = match database_url {
             Some(url) if url.starts_with("postgres:") || url.starts_with("postgresql:") => {
-                let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
+                // The server gives up on a statement that runs past the
+                // commit timeout too, so a stuck query frees its connection.
+                let timeout = format!("{}ms", timeouts.commit.as_millis());
+                let options =
+                    PgConnectOptions::from_str(url)?.options([("statement_timeout", timeout)]);
+                let pool = PgPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with(options.clone())
+                    .await?;
                 sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-                let writer = PgPoolOptions::new().max_connections(1).connect(url).await?;
+                let writer = PgPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with(options)
+                    .await?;
                 (Db::Postgres(pool), Db::Postgres(writer))
             }
             _ => {
@@ -198,6 +282,7 @@ impl Store {
             writer_db: writer_db.clone(),
             appends,
             recent: None,
+            timeouts,
             #[cfg(feature = "bench-memory-store")]
             memory: memory::MemoryLog::default(),
         };
@@ -208,6 +293,7 @@ impl Store {
         let writer = Writer {
             db: writer_db,
             recent: store.recent.clone(),
+            commit_timeout: timeouts.commit,
             #[cfg(feature = "bench-memory-store")]
             memory: store.memory.clone(),
         };
@@ -276,6 +362,35 @@ impl Store {
         stored.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// Queues an item for the next commit without waiting for room in the
+    /// queue ([`StoreError::Busy`] when it is full), and returns what to
+    /// await for the stored item. Items submitted one after another are
+    /// committed, and published, in that order.
+    pub fn submit(&self, item: NewItem, publish: Option<Publish>) -> Result<Pending, StoreError> {
+        let (done, stored) = oneshot::channel();
+        let job = Job::Append(Append {
+            item,
+            publish,
+            done,
+        });
+        self.appends.try_send(job).map_err(|error| match error {
+            mpsc::error::TrySendError::Full(_) => StoreError::Busy,
+            mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
+        })?;
+        Ok(Pending(stored))
+    }
+
+    /// Whether the database answers, within the read timeout.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let ping = async {
+            match &self.db {
+                Db::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+                Db::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+            }
+        };
+        timed(self.timeouts.read, ping).await
+    }
+
     /// The newest `limit` items, oldest first; `more` if older ones exist.
     pub async fn recent(&self, limit: usize) -> Result<HistoryPage, StoreError> {
         if let Some(page) = self.recent.as_ref().and_then(|r| r.page(limit)) {
@@ -297,10 +412,13 @@ impl Store {
         }
         #[allow(unreachable_code)]
         let id = i64::try_from(id).unwrap_or(i64::MAX);
-        let mut items = match &self.db {
-            Db::Sqlite(pool) => sql::sqlite::before(pool, id, fetch_limit(limit)).await?,
-            Db::Postgres(pool) => sql::postgres::before(pool, id, fetch_limit(limit)).await?,
-        };
+        let mut items = timed(self.timeouts.read, async {
+            match &self.db {
+                Db::Sqlite(pool) => sql::sqlite::before(pool, id, fetch_limit(limit)).await,
+                Db::Postgres(pool) => sql::postgres::before(pool, id, fetch_limit(limit)).await,
+            }
+        })
+        .await?;
         let more = items.len() > limit;
         items.truncate(limit);
         items.reverse();
@@ -319,10 +437,13 @@ impl Store {
         }
         #[allow(unreachable_code)]
         let id = i64::try_from(id).unwrap_or(i64::MAX);
-        let mut items = match &self.db {
-            Db::Sqlite(pool) => sql::sqlite::after(pool, id, fetch_limit(limit)).await?,
-            Db::Postgres(pool) => sql::postgres::after(pool, id, fetch_limit(limit)).await?,
-        };
+        let mut items = timed(self.timeouts.read, async {
+            match &self.db {
+                Db::Sqlite(pool) => sql::sqlite::after(pool, id, fetch_limit(limit)).await,
+                Db::Postgres(pool) => sql::postgres::after(pool, id, fetch_limit(limit)).await,
+            }
+        })
+        .await?;
         let more = items.len() > limit;
         items.truncate(limit);
         Ok(HistoryPage { items, more })
@@ -335,8 +456,12 @@ impl Store {
         if let Some(max_age) = retention.max_age {
             let cutoff = now_millis() - i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
             deleted += match &self.db {
-                Db::Sqlite(pool) => sql::sqlite::delete_older_than(pool, cutoff).await?,
-                Db::Postgres(pool) => sql::postgres::delete_older_than(pool, cutoff).await?,
+                Db::Sqlite(pool) => {
+                    sql::sqlite::delete_older_than(pool, cutoff, PRUNE_CHUNK).await?
+                }
+                Db::Postgres(pool) => {
+                    sql::postgres::delete_older_than(pool, cutoff, PRUNE_CHUNK).await?
+                }
             };
             if let Some(recent) = &self.recent {
                 recent.deleted_older_than(cutoff);
@@ -345,8 +470,8 @@ impl Store {
         if let Some(max_items) = retention.max_items {
             let keep = i64::try_from(max_items).unwrap_or(i64::MAX);
             deleted += match &self.db {
-                Db::Sqlite(pool) => sql::sqlite::keep_newest(pool, keep).await?,
-                Db::Postgres(pool) => sql::postgres::keep_newest(pool, keep).await?,
+                Db::Sqlite(pool) => sql::sqlite::keep_newest(pool, keep, PRUNE_CHUNK).await?,
+                Db::Postgres(pool) => sql::postgres::keep_newest(pool, keep, PRUNE_CHUNK).await?,
             };
             if let Some(recent) = &self.recent {
                 recent.kept_newest(usize::try_from(max_items).unwrap_or(usize::MAX));
@@ -373,6 +498,7 @@ async fn sqlite_pool(
         .busy_timeout(Duration::from_secs(5));
     SqlitePoolOptions::new()
         .max_connections(connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         // sqlx pings a connection before lending it, by default, in case the
         // server hung up; an SQLite connection is a file in this process,
         // and the ping is a round trip to its thread on every query.
@@ -407,7 +533,13 @@ async fn write_batches(writer: Writer, mut queue: mpsc::Receiver<Job>) {
 async fn write_batch(writer: &Writer, batch: &mut Vec<Append>) {
     let timestamp = now_millis();
     let items: Vec<&NewItem> = batch.iter().map(|a| &a.item).collect();
-    match writer.insert(&items, timestamp).await {
+    let inserted =
+        match tokio::time::timeout(writer.commit_timeout, writer.insert(&items, timestamp)).await {
+            Ok(inserted) => inserted.map_err(StoreError::from),
+            // Dropping the insert rolls its transaction back.
+            Err(_) => Err(StoreError::Timeout),
+        };
+    match inserted {
         Ok(ids) => committed(batch, ids, timestamp, writer.recent.as_ref()),
         Err(error) => {
             tracing::error!(%error, items = batch.len(), "could not store a batch");
@@ -516,19 +648,25 @@ impl Store {
     /// The account with this name (case-insensitively).
     pub async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
         let key = username.to_lowercase();
-        let row = match &self.db {
-            Db::Sqlite(pool) => sql::sqlite::user_by_key(pool, &key).await?,
-            Db::Postgres(pool) => sql::postgres::user_by_key(pool, &key).await?,
-        };
+        let row = timed(self.timeouts.read, async {
+            match &self.db {
+                Db::Sqlite(pool) => sql::sqlite::user_by_key(pool, &key).await,
+                Db::Postgres(pool) => sql::postgres::user_by_key(pool, &key).await,
+            }
+        })
+        .await?;
         Ok(row.map(User::from))
     }
 
     /// The account with this id.
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
-        let row = match &self.db {
-            Db::Sqlite(pool) => sql::sqlite::user_by_id(pool, id).await?,
-            Db::Postgres(pool) => sql::postgres::user_by_id(pool, id).await?,
-        };
+        let row = timed(self.timeouts.read, async {
+            match &self.db {
+                Db::Sqlite(pool) => sql::sqlite::user_by_id(pool, id).await,
+                Db::Postgres(pool) => sql::postgres::user_by_id(pool, id).await,
+            }
+        })
+        .await?;
         Ok(row.map(User::from))
     }
 }

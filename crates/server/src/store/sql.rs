@@ -10,9 +10,11 @@ const BEFORE: &str = "SELECT id, ts, kind, username, message, num_users FROM eve
                       WHERE id < $1 ORDER BY id DESC LIMIT $2";
 const AFTER: &str = "SELECT id, ts, kind, username, message, num_users FROM events \
                      WHERE id > $1 ORDER BY id ASC LIMIT $2";
-const DELETE_OLDER_THAN: &str = "DELETE FROM events WHERE ts < $1";
-const KEEP_NEWEST: &str = "DELETE FROM events WHERE id <= \
-                           (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET $1)";
+const DELETE_OLDER_THAN: &str = "DELETE FROM events WHERE id IN \
+                                 (SELECT id FROM events WHERE ts < $1 ORDER BY id LIMIT $2)";
+const NEWEST_TO_DROP: &str = "SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET $1";
+const DELETE_UP_TO: &str = "DELETE FROM events WHERE id IN \
+                            (SELECT id FROM events WHERE id <= $1 ORDER BY id LIMIT $2)";
 
 const INSERT_USER: &str = "INSERT INTO users (username, name_key, password_hash, created_at) \
                            VALUES ($1, $2, $3, $4) RETURNING id";
@@ -148,13 +150,25 @@ macro_rules! backend {
                 rows_to_items(rows)
             }
 
-            /// Deletes items older than `cutoff` (ms).
-            pub async fn delete_older_than(pool: &$pool, cutoff: i64) -> Result<u64, sqlx::Error> {
-                let done = sqlx::query(DELETE_OLDER_THAN)
-                    .bind(cutoff)
-                    .execute(pool)
-                    .await?;
-                Ok(done.rows_affected())
+            /// Deletes items older than `cutoff` (ms), `chunk` at a time.
+            pub async fn delete_older_than(
+                pool: &$pool,
+                cutoff: i64,
+                chunk: i64,
+            ) -> Result<u64, sqlx::Error> {
+                let mut deleted = 0;
+                loop {
+                    let done = sqlx::query(DELETE_OLDER_THAN)
+                        .bind(cutoff)
+                        .bind(chunk)
+                        .execute(pool)
+                        .await?
+                        .rows_affected();
+                    deleted += done;
+                    if done < chunk.unsigned_abs() {
+                        return Ok(deleted);
+                    }
+                }
             }
 
             /// Adds an account; `None` if the name is taken.
@@ -206,10 +220,32 @@ macro_rules! backend {
                     .await
             }
 
-            /// Deletes all but the newest `keep` items.
-            pub async fn keep_newest(pool: &$pool, keep: i64) -> Result<u64, sqlx::Error> {
-                let done = sqlx::query(KEEP_NEWEST).bind(keep).execute(pool).await?;
-                Ok(done.rows_affected())
+            /// Deletes all but the newest `keep` items, `chunk` at a time.
+            pub async fn keep_newest(
+                pool: &$pool,
+                keep: i64,
+                chunk: i64,
+            ) -> Result<u64, sqlx::Error> {
+                let newest_to_drop: Option<i64> = sqlx::query_scalar(NEWEST_TO_DROP)
+                    .bind(keep)
+                    .fetch_optional(pool)
+                    .await?;
+                let Some(up_to) = newest_to_drop else {
+                    return Ok(0);
+                };
+                let mut deleted = 0;
+                loop {
+                    let done = sqlx::query(DELETE_UP_TO)
+                        .bind(up_to)
+                        .bind(chunk)
+                        .execute(pool)
+                        .await?
+                        .rows_affected();
+                    deleted += done;
+                    if done < chunk.unsigned_abs() {
+                        return Ok(deleted);
+                    }
+                }
             }
         }
     };

@@ -115,7 +115,9 @@ async fn history_survives_a_restart() {
     drop(alice);
     app.shutdown().await.unwrap();
 
-    let app = spawn_app_on(data, &["--allow-guests"]).await;
+    let mut flags = vec!["--allow-guests"];
+    flags.extend_from_slice(crate::support::UNLIMITED);
+    let app = spawn_app_on(data, &flags).await;
     let (mut bob, login) = app.join("bob").await;
     assert!(
         login
@@ -166,7 +168,9 @@ struct ServerProcess {
 impl ServerProcess {
     async fn start(data: &std::path::Path, site: &std::path::Path) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-            .args(["--addr", "127.0.0.1:0", "--allow-guests", "--data-dir"])
+            .args(["--addr", "127.0.0.1:0", "--allow-guests"])
+            .args(crate::support::UNLIMITED)
+            .arg("--data-dir")
             .arg(data)
             .arg("--site-root")
             .arg(site)

@@ -31,7 +31,25 @@ async fn health_reports_the_users_online() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(body, serde_json::json!({ "status": "ok", "numUsers": 1 }));
+    assert_eq!(
+        body,
+        serde_json::json!({ "status": "ok", "database": "ok", "numUsers": 1 })
+    );
+}
+
+#[tokio::test]
+async fn health_is_503_when_the_database_does_not_answer() {
+    let app = spawn_app().await;
+    app.state.store.close().await;
+    let response = reqwest::get(format!("{}/api/health", app.url()))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({ "status": "unavailable", "database": "unreachable", "numUsers": 0 })
+    );
 }
 
 #[tokio::test]

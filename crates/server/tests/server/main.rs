@@ -8,6 +8,8 @@
 mod accounts;
 mod chat;
 mod connect;
+mod connections;
+mod floods;
 mod history;
 mod http;
 mod input;

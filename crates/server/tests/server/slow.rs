@@ -89,7 +89,9 @@ async fn wait_for_messages(client: &NativeClient, count: usize) -> Vec<EventId> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_that_falls_behind_is_disconnected_with_a_reason_and_catches_up() {
-    let app = spawn_app_with(&["--allow-guests", "--send-queue", "16"]).await;
+    let mut flags = vec!["--allow-guests", "--send-queue", "16"];
+    flags.extend_from_slice(crate::support::UNLIMITED);
+    let app = spawn_app_with(&flags).await;
     let mut alice = app.client().await;
     enter(&mut alice, "alice").await;
     let mut bob = stalled_client(app.addr, "bob").await;

@@ -10,38 +10,13 @@ use futures::future::join_all;
 use protocol::{EventId, HistoryItem};
 use server::store::{NewItem, Publish, Retention, Store};
 
-/// Where the PostgreSQL tests run (the machine's local server, trust auth).
-const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+use crate::support::PostgresSchema;
 
 /// A store and whatever must be cleaned up after it.
 struct TestStore {
     store: Store,
     _sqlite_dir: Option<tempfile::TempDir>,
-    postgres_schema: Option<String>,
-}
-
-impl Drop for TestStore {
-    fn drop(&mut self) {
-        if let Some(schema) = self.postgres_schema.take() {
-            // Drop can't await: drop the schema from a small runtime of its own.
-            let dropped = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?;
-                runtime.block_on(async {
-                    let pool = sqlx::PgPool::connect(POSTGRES).await?;
-                    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                        .execute(&pool)
-                        .await?;
-                    Ok::<_, anyhow::Error>(())
-                })
-            })
-            .join();
-            if !matches!(dropped, Ok(Ok(()))) {
-                eprintln!("could not drop a test schema: {dropped:?}");
-            }
-        }
-    }
+    _postgres_schema: Option<PostgresSchema>,
 }
 
 async fn sqlite() -> TestStore {
@@ -50,44 +25,20 @@ async fn sqlite() -> TestStore {
     TestStore {
         store,
         _sqlite_dir: Some(dir),
-        postgres_schema: None,
+        _postgres_schema: None,
     }
 }
 
 async fn postgres() -> TestStore {
-    let schema = format!("test_{}", uuid_like());
-    let pool = sqlx::PgPool::connect(POSTGRES)
-        .await
-        .expect("PostgreSQL at 127.0.0.1:5432 (scripts/test starts it)");
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    let url = format!("{POSTGRES}?options=-c%20search_path%3D{schema}");
-    let store = Store::open(Some(&url), std::path::Path::new("unused"))
+    let schema = PostgresSchema::new().await;
+    let store = Store::open(Some(&schema.url), std::path::Path::new("unused"))
         .await
         .unwrap();
     TestStore {
         store,
         _sqlite_dir: None,
-        postgres_schema: Some(schema),
+        _postgres_schema: Some(schema),
     }
-}
-
-/// A name no other test run uses.
-fn uuid_like() -> String {
-    let dir = tempfile::Builder::new().prefix("").tempdir().unwrap();
-    let name = dir
-        .path()
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .to_lowercase();
-    name.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect::<String>()
-        + &format!("{}", std::process::id())
 }
 
 /// Runs a test body once on SQLite and once on PostgreSQL.
@@ -260,6 +211,31 @@ async fn committed_items_are_published_in_order_before_their_appends_return(stor
 }
 
 on_both!(retention_keeps_the_newest);
+
+/// Retention deletes a large backlog in chunks (of 1,000), all of it.
+async fn retention_deletes_a_backlog_in_chunks(store: &Store) {
+    join_all((0..2_600).map(|i| store.append(message(i))))
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let newest = store.recent(100).await.unwrap();
+    let keep_100 = Retention {
+        max_age: None,
+        max_items: Some(100),
+    };
+    assert_eq!(store.prune(keep_100).await.unwrap(), 2_500);
+    let kept = store.after(0, 200).await.unwrap();
+    assert_eq!(kept.items, newest.items, "exactly the newest 100 are kept");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let everything = Retention {
+        max_age: Some(Duration::from_millis(1)),
+        max_items: None,
+    };
+    assert_eq!(store.prune(everything).await.unwrap(), 100);
+}
+
+on_both!(retention_deletes_a_backlog_in_chunks);
 async fn retention_keeps_the_newest(store: &Store) {
     for i in 0..10 {
         store.append(message(i)).await.unwrap();

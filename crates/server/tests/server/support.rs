@@ -66,10 +66,42 @@ impl Drop for TestApp {
     }
 }
 
+/// Rate limits no test of the protocol reaches: those tests send faster
+/// than people, and their guests all come from 127.0.0.1, one address, so
+/// one "account". The limits' own tests start servers with the defaults or
+/// with limits of their own.
+pub const UNLIMITED: &[&str] = &[
+    "--event-burst",
+    "1000000",
+    "--event-rate",
+    "60000000",
+    "--message-burst",
+    "1000000",
+    "--message-rate",
+    "60000000",
+    "--read-burst",
+    "1000000",
+    "--read-rate",
+    "60000000",
+    "--entry-burst",
+    "1000000",
+    "--entry-rate",
+    "60000000",
+    "--events-in-flight",
+    "1000000",
+    "--sockets-per-account",
+    "1000000",
+    "--connections-per-address",
+    "0",
+];
+
 /// Starts a server on a free port with its own, empty room and store, open
-/// to guests (the chat protocol's tests connect as the demo's clients do).
+/// to guests (the chat protocol's tests connect as the demo's clients do),
+/// without rate limits (see [`UNLIMITED`]).
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(&["--allow-guests"]).await
+    let mut flags = vec!["--allow-guests"];
+    flags.extend_from_slice(UNLIMITED);
+    spawn_app_with(&flags).await
 }
 
 /// Starts a server with extra command-line flags.
@@ -136,4 +168,79 @@ pub async fn next(client: &mut NativeClient) -> ServerEvent {
         .next_event(WAIT)
         .await
         .expect("a server event in time")
+}
+
+/// The machine's PostgreSQL (`scripts/test` starts it when it is down).
+pub const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A schema of its own in PostgreSQL for one test, dropped when the test ends.
+pub struct PostgresSchema {
+    /// Its name.
+    pub name: String,
+    /// A database URL whose connections use it.
+    pub url: String,
+}
+
+impl PostgresSchema {
+    pub async fn new() -> Self {
+        let name = format!("test_{}", unique_name());
+        let pool = sqlx::PgPool::connect(POSTGRES)
+            .await
+            .expect("PostgreSQL at 127.0.0.1:5432 (scripts/test starts it)");
+        sqlx::query(&format!("CREATE SCHEMA {name}"))
+            .execute(&pool)
+            .await
+            .expect("creating a test schema");
+        pool.close().await;
+        let url = format!("{POSTGRES}?options=-c%20search_path%3D{name}");
+        Self { name, url }
+    }
+
+    /// A connection of the test's own, in the schema.
+    pub async fn connect(&self) -> sqlx::PgConnection {
+        use sqlx::Connection;
+        sqlx::PgConnection::connect(&self.url)
+            .await
+            .expect("connecting to PostgreSQL")
+    }
+}
+
+impl Drop for PostgresSchema {
+    fn drop(&mut self) {
+        let schema = self.name.clone();
+        // Drop can't await: drop the schema from a small runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let pool = sqlx::PgPool::connect(POSTGRES).await?;
+                sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                    .execute(&pool)
+                    .await?;
+                Ok::<_, anyhow::Error>(())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop a test schema: {dropped:?}");
+        }
+    }
+}
+
+/// A name no other test run uses.
+pub fn unique_name() -> String {
+    let dir = tempfile::Builder::new()
+        .prefix("")
+        .tempdir()
+        .expect("a temporary directory");
+    dir.path()
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("x")
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_lowercase()
+        + &std::process::id().to_string()
 }
