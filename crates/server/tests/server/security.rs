@@ -166,17 +166,6 @@ async fn each_page_has_its_own_nonce_and_its_scripts_carry_it() {
     assert_ne!(nonces[0], nonces[1], "a fresh nonce for every response");
 }
 
-async fn register(app: &TestApp, username: &str) -> reqwest::Response {
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/register", app.url()))
-        .json(&json!({ "username": username, "password": "correct horse" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response
-}
-
 fn set_cookie(response: &reqwest::Response) -> String {
     response.headers()["set-cookie"]
         .to_str()
@@ -192,7 +181,7 @@ fn cookie_pair(set_cookie: &str) -> String {
 #[tokio::test]
 async fn an_https_public_url_makes_the_cookie_secure_and_turns_on_hsts() {
     let app = spawn_app_with(&["--public-url", "https://chat.example.com"]).await;
-    let registered = register(&app, "alice").await;
+    let registered = app.register("alice").await;
     let login = reqwest::Client::new()
         .post(format!("{}/api/login", app.url()))
         .json(&json!({ "username": "alice", "password": "correct horse" }))
@@ -256,7 +245,7 @@ async fn an_https_public_url_makes_the_cookie_secure_and_turns_on_hsts() {
 #[tokio::test]
 async fn without_a_public_url_the_cookie_stays_plain_and_there_is_no_hsts() {
     let app = spawn_app_with(&[]).await;
-    let response = register(&app, "alice").await;
+    let response = app.register("alice").await;
     let cookie = set_cookie(&response);
     assert!(cookie.starts_with("chatroom_token="), "{cookie}");
     assert!(
@@ -322,7 +311,7 @@ const REFUSED: &str = "cross-site connection refused: open the chat from its own
 #[tokio::test]
 async fn a_cookie_only_opens_a_socket_from_the_servers_own_origin() {
     let app = spawn_app_with(&[]).await;
-    let cookie = cookie_pair(&set_cookie(&register(&app, "alice").await));
+    let cookie = cookie_pair(&set_cookie(&app.register("alice").await));
     let own = format!("http://{}", app.addr);
     // Another origin of the same site (another port): SameSite lets the
     // cookie through, the Origin rule does not.
@@ -348,7 +337,7 @@ async fn a_cookie_only_opens_a_socket_from_the_servers_own_origin() {
 #[tokio::test]
 async fn tokens_sent_by_the_client_itself_pass_from_any_origin() {
     let app = spawn_app_with(&[]).await;
-    let response = register(&app, "alice").await;
+    let response = app.register("alice").await;
     let cookie = cookie_pair(&set_cookie(&response));
     let token = response.json::<protocol::Session>().await.unwrap().token;
     let foreign = ("origin", "https://evil.example".to_owned());
@@ -392,7 +381,7 @@ async fn guests_pass_from_any_origin() {
 #[tokio::test]
 async fn with_a_public_url_the_origin_must_be_it() {
     let app = spawn_app_with(&["--public-url", "https://chat.example.com"]).await;
-    let cookie = cookie_pair(&set_cookie(&register(&app, "alice").await));
+    let cookie = cookie_pair(&set_cookie(&app.register("alice").await));
     let with_origin = |origin: &str| [("cookie", cookie.clone()), ("origin", origin.to_owned())];
     assert_eq!(
         handshake(&app, &with_origin("https://chat.example.com"), None).await,
