@@ -3,14 +3,20 @@
 
 use protocol::Timestamp;
 
-/// A hue (0–359) derived from the name, so a name has the same colour on
-/// every screen and every visit.
-pub fn name_hue(name: &str) -> u32 {
+/// How many name colours `style/main.css` defines (`.name-c0` to
+/// `.name-c19`).
+pub const NAME_COLOURS: u32 = 20;
+
+/// The class that gives a name its colour, derived from the name so that a
+/// name has the same colour on every screen and every visit. A class, not a
+/// `style` attribute: the Content-Security-Policy allows styles only from
+/// the stylesheet.
+pub fn name_class(name: &str) -> String {
     // FNV-1a: tiny, stable across platforms and versions.
     let hash = name.to_lowercase().bytes().fold(0x811c_9dc5_u32, |h, b| {
         (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
     });
-    hash % 360
+    format!("name-c{}", hash % NAME_COLOURS)
 }
 
 /// The timestamp as an ISO 8601 UTC string, for `<time datetime>`.
@@ -62,10 +68,68 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hues_are_stable_and_case_blind() {
-        assert_eq!(name_hue("alice"), name_hue("Alice"));
-        assert_ne!(name_hue("alice"), name_hue("bob"));
-        assert!(name_hue("anyone at all") < 360);
+    fn name_colours_are_stable_and_case_blind() {
+        assert_eq!(name_class("alice"), name_class("Alice"));
+        assert_ne!(name_class("alice"), name_class("bob"));
+        assert_eq!(name_class("alice"), name_class("alice"));
+        let classes: std::collections::BTreeSet<String> =
+            (0..1000).map(|i| name_class(&format!("user{i}"))).collect();
+        let every: std::collections::BTreeSet<String> =
+            (0..NAME_COLOURS).map(|i| format!("name-c{i}")).collect();
+        assert_eq!(
+            classes, every,
+            "names spread over every colour, and only those"
+        );
+    }
+
+    /// The stylesheet, where the colours are.
+    const CSS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../style/main.css"));
+
+    /// The `#rrggbb` value of `name: #rrggbb;` in the stylesheet.
+    fn css_colour(name: &str) -> [u8; 3] {
+        let start = CSS
+            .find(&format!("{name}: #"))
+            .unwrap_or_else(|| panic!("{name} is not in main.css"))
+            + name.len()
+            + 3;
+        let hex = &CSS[start..start + 6];
+        let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).unwrap();
+        [byte(0), byte(2), byte(4)]
+    }
+
+    /// WCAG 2's contrast ratio of two sRGB colours.
+    fn contrast(a: [u8; 3], b: [u8; 3]) -> f64 {
+        let luminance = |c: [u8; 3]| {
+            let [r, g, b] = c.map(|v| {
+                let v = f64::from(v) / 255.0;
+                if v <= 0.040_45 {
+                    v / 12.92
+                } else {
+                    ((v + 0.055) / 1.055).powf(2.4)
+                }
+            });
+            0.2126 * r + 0.7152 * g + 0.0722 * b
+        };
+        let (la, lb) = (luminance(a), luminance(b));
+        (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+    }
+
+    #[test]
+    fn every_name_colour_is_readable_on_every_background() {
+        let backgrounds = ["--panel", "--bg", "--own-bubble"].map(|b| (b, css_colour(b)));
+        for i in 0..NAME_COLOURS {
+            let class = format!(".name-c{i} {{ --name");
+            assert!(CSS.contains(&class), "{class} is not in main.css");
+            let colour = css_colour(&format!(".name-c{i} {{ --name"));
+            for (name, background) in backgrounds {
+                let ratio = contrast(colour, background);
+                assert!(ratio >= 4.5, "name-c{i} on {name}: {ratio:.2}:1");
+            }
+        }
+        assert!(
+            !CSS.contains(&format!(".name-c{NAME_COLOURS} ")),
+            "more colours than NAME_COLOURS"
+        );
     }
 
     #[test]

@@ -500,21 +500,53 @@ mod tests {
     #[test]
     fn tokens_come_from_bearer_or_cookie() {
         use axum::http::{HeaderMap, HeaderValue, header};
+        let plain = SessionCookie::new(false);
         let mut headers = HeaderMap::new();
-        assert_eq!(token_from_headers(&headers), None);
+        assert_eq!(token_from_headers(&headers, plain), None);
         headers.insert(
             header::COOKIE,
             HeaderValue::from_static("a=1; chatroom_token=abc; b=2"),
         );
-        assert_eq!(token_from_headers(&headers).as_deref(), Some("abc"));
+        assert_eq!(token_from_headers(&headers, plain).as_deref(), Some("abc"));
         headers.insert(
             header::AUTHORIZATION,
             HeaderValue::from_static("Bearer xyz"),
         );
-        assert_eq!(token_from_headers(&headers).as_deref(), Some("xyz"));
+        assert_eq!(token_from_headers(&headers, plain).as_deref(), Some("xyz"));
         assert_eq!(
-            session_cookie("abc", Duration::from_secs(60)),
+            plain.set("abc", Duration::from_secs(60)),
             "chatroom_token=abc; Path=/; HttpOnly; SameSite=Strict; Max-Age=60"
+        );
+    }
+
+    #[test]
+    fn over_https_the_cookie_is_secure_and_host_only() {
+        use axum::http::{HeaderMap, HeaderValue, header};
+        let secure = SessionCookie::new(true);
+        assert_eq!(
+            secure.set("abc", Duration::from_secs(60)),
+            "__Host-chatroom_token=abc; Path=/; HttpOnly; SameSite=Strict; Max-Age=60; Secure"
+        );
+        assert_eq!(
+            secure.clear(),
+            "__Host-chatroom_token=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0; Secure"
+        );
+        // Only the name in force is read: a plain cookie could have been
+        // planted over HTTP or by a subdomain.
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("chatroom_token=planted"),
+        );
+        assert_eq!(secure.token(&headers), None);
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("__Host-chatroom_token=mine"),
+        );
+        assert_eq!(secure.token(&headers).as_deref(), Some("mine"));
+        assert_eq!(
+            SessionCookie::new(false).token(&headers).as_deref(),
+            Some("planted")
         );
     }
 
@@ -594,8 +626,13 @@ mod tests {
     }
 }
 
-/// The cookie the browser keeps its login in.
+/// The cookie the browser keeps its login in, served over plain HTTP.
 pub const COOKIE: &str = "chatroom_token";
+
+/// Its name when the public URL is `https://`: browsers accept a `__Host-`
+/// cookie only with `Secure`, `Path=/` and no `Domain`, so neither a
+/// subdomain nor a plain-HTTP page can plant one in its place.
+pub const SECURE_COOKIE: &str = "__Host-chatroom_token";
 
 /// Why a request or a connection is not someone.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -623,23 +660,20 @@ pub enum Unidentified {
 
 /// The login token a request carries: `Authorization: Bearer …`, or else the
 /// browser's cookie.
-pub fn token_from_headers(headers: &axum::http::HeaderMap) -> Option<String> {
-    let bearer = headers
+pub fn token_from_headers(
+    headers: &axum::http::HeaderMap,
+    cookie: SessionCookie,
+) -> Option<String> {
+    bearer_token(headers).or_else(|| cookie.token(headers))
+}
+
+/// The token of an `Authorization: Bearer …` header.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    if let Some(token) = bearer {
-        return Some(token.to_owned());
-    }
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_owned())
+        .map(|token| token.trim().to_owned())
 }
 
 /// Who a token belongs to: the same check for HTTP requests and sockets.
@@ -669,16 +703,59 @@ pub async fn identify(
     }
 }
 
-/// A `Set-Cookie` value that keeps `token` for `max_age`: HttpOnly (page
-/// scripts cannot read it) and SameSite=Strict (other sites cannot use it).
-pub fn session_cookie(token: &str, max_age: Duration) -> String {
-    format!(
-        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
-        max_age.as_secs()
-    )
+/// The browser's login cookie: its name and attributes, which follow the
+/// public URL (`--public-url`, see [`crate::security`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionCookie {
+    /// Served over HTTPS: `Secure` and the `__Host-` name.
+    secure: bool,
 }
 
-/// A `Set-Cookie` value that removes the login cookie.
-pub fn cleared_cookie() -> String {
-    format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
+impl SessionCookie {
+    /// The cookie of a site served over HTTPS if `secure`.
+    pub const fn new(secure: bool) -> Self {
+        Self { secure }
+    }
+
+    /// The name in force; a cookie of the other name is not read.
+    pub const fn name(self) -> &'static str {
+        if self.secure { SECURE_COOKIE } else { COOKIE }
+    }
+
+    /// A `Set-Cookie` value that keeps `token` for `max_age`: HttpOnly (page
+    /// scripts cannot read it), SameSite=Strict (other sites cannot use it),
+    /// and Secure over HTTPS.
+    pub fn set(self, token: &str, max_age: std::time::Duration) -> String {
+        format!(
+            "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+            self.name(),
+            max_age.as_secs(),
+            self.secure_attribute()
+        )
+    }
+
+    /// A `Set-Cookie` value that removes the login cookie.
+    pub fn clear(self) -> String {
+        format!(
+            "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+            self.name(),
+            self.secure_attribute()
+        )
+    }
+
+    /// The login token in a request's `Cookie` headers.
+    pub fn token(self, headers: &axum::http::HeaderMap) -> Option<String> {
+        headers
+            .get_all(axum::http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == self.name())
+            .map(|(_, value)| value.to_owned())
+    }
+
+    fn secure_attribute(self) -> &'static str {
+        if self.secure { "; Secure" } else { "" }
+    }
 }

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+use crate::security::Origin;
+
 /// How to run the chat server.
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -197,6 +199,21 @@ pub struct Config {
     #[arg(long, env = "CHATROOM_HEADER_TIMEOUT_SECS", default_value_t = 10)]
     pub header_timeout_secs: u64,
 
+    /// Where users reach the server, as an origin
+    /// (`https://chat.example.com`). With `https://`, the login cookie is
+    /// `Secure` and named `__Host-chatroom_token`, and every answer carries
+    /// `Strict-Transport-Security`. Socket.IO connections that the cookie
+    /// authenticates must come from a page of this origin. Without it, the
+    /// server answers over plain HTTP as the request's `Host` says.
+    #[arg(long, env = "CHATROOM_PUBLIC_URL")]
+    pub public_url: Option<Origin>,
+
+    /// Set by `cargo leptos watch`: the page may connect to its live-reload
+    /// socket (on `--reload-port`), which the Content-Security-Policy
+    /// otherwise forbids. Never needed in production.
+    #[arg(long, env = "LEPTOS_WATCH", value_parser = clap::builder::FalseyValueParser::new())]
+    pub live_reload: bool,
+
     /// What to log, in tracing's filter syntax (`info`, `server=debug,info`, …).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log: String,
@@ -337,6 +354,9 @@ mod tests {
         );
         assert_eq!((config.hash_concurrency, config.hash_queue), (None, 32));
         assert!(config.hash_concurrency() >= 1);
+        if std::env::var_os("CHATROOM_PUBLIC_URL").is_none() {
+            assert_eq!(config.public_url, None, "plain HTTP by default");
+        }
     }
 
     #[test]
@@ -351,5 +371,20 @@ mod tests {
         let wrong = Config::try_parse_from(["server", "--trusted-proxies", "proxy.local"]);
         assert!(wrong.unwrap_err().to_string().contains("proxy.local"));
         assert!(Config::try_parse_from(["server", "--login-per-minute", "0"]).is_err());
+    }
+
+    #[test]
+    fn the_public_url_is_an_origin() {
+        let config =
+            Config::try_parse_from(["server", "--public-url", "https://chat.example.com/"])
+                .unwrap();
+        assert_eq!(
+            config.public_url.map(|url| url.to_string()).as_deref(),
+            Some("https://chat.example.com")
+        );
+        let error = Config::try_parse_from(["server", "--public-url", "chat.example.com"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("https://"), "{error}");
     }
 }

@@ -8,6 +8,8 @@
 //! - [`auth`]: passwords and login tokens, for the API and sockets alike.
 //! - [`client_ip`]: who a client is by address (behind trusted proxies too).
 //! - [`http`]: the JSON API routes (accounts, health) and their error type.
+//! - [`security`]: the headers on every answer (CSP with a nonce, HSTS …),
+//!   the public URL, and the Origin rule for cookie-authenticated sockets.
 //! - [`store`]: the conversation in SQLite or PostgreSQL; the only SQL.
 //! - [`serve`]: the accept loop, with its limits on connections.
 //!
@@ -19,6 +21,7 @@ pub mod chat;
 pub mod client_ip;
 pub mod config;
 pub mod http;
+pub mod security;
 pub mod serve;
 pub mod state;
 pub mod store;
@@ -45,16 +48,28 @@ pub fn app(mut state: AppState) -> (Router, SocketIo) {
     let router = Router::new()
         .nest("/api", http::router())
         .merge(http::forms::router())
-        .leptos_routes_with_context(&state, routes, http::forms::page_context, move || {
+        .leptos_routes_with_context(&state, routes, page_context, move || {
             app::shell(leptos_options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(page_context, app::shell))
         .layer(socket_layer)
         .layer(axum::middleware::map_request(chat::detach_handshake))
+        .layer(axum::middleware::from_fn_with_state(
+            state.security.clone(),
+            security::headers,
+        ))
         .with_state(state);
     (router, io)
+}
+
+/// What every page render gets from its request: the CSP nonce its scripts
+/// carry, and the form's flash message.
+fn page_context() {
+    security::provide_nonce();
+    http::forms::page_context();
 }
 
 /// Connections the kernel may hold for the server to accept. Browsers

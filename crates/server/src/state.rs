@@ -14,6 +14,7 @@ use crate::auth::{AuthError, Passwords, Tokens};
 use crate::chat::{Limits, Room};
 use crate::client_ip::TrustedProxies;
 use crate::http::Throttle;
+use crate::security::Security;
 use crate::store::{Retention, Store, StoreError};
 
 /// Why the state could not be set up.
@@ -59,6 +60,8 @@ pub struct AppState {
     pub max_payload: u64,
     /// Packets one connection's send queue holds (see [`Config::send_queue`]).
     pub send_queue: usize,
+    /// The security headers' settings, the login cookie, the Origin rule.
+    pub security: Security,
 }
 
 impl AppState {
@@ -104,6 +107,10 @@ impl AppState {
             io: None,
             max_payload: config.max_payload,
             send_queue: config.send_queue.max(16),
+            security: Security::new(
+                config.public_url.clone(),
+                config.live_reload.then_some(config.reload_port),
+            ),
         })
     }
 }

@@ -4,9 +4,9 @@
 use leptos::html::Ol;
 use leptos::prelude::*;
 
-use super::{hue_style, line_view};
+use super::line_view;
 use crate::chat::Chat;
-use crate::format::{iso_utc, local_time};
+use crate::format::{iso_utc, local_time, name_class};
 use crate::room::{Entry, activity_line};
 
 /// How close to the bottom (px) still counts as "reading the newest".
@@ -90,9 +90,9 @@ fn EntryItem(entry: Entry, own: bool) -> impl IntoView {
         view! { <time datetime=iso_utc(entry.timestamp())>{local_time(entry.timestamp())}</time> };
     match entry {
         Entry::Message(message) => {
-            let style = hue_style(&message.username);
+            let class = format!("message {}", name_class(&message.username));
             view! {
-            <li class="message" class:own=own data-id=id style=style>
+            <li class=class class:own=own data-id=id>
                 <bdi class="author">{message.username}</bdi>
                 " "
                 {time}

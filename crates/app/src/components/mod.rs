@@ -40,8 +40,3 @@ fn line_view(pieces: Vec<crate::room::Piece>) -> impl leptos::prelude::IntoView 
         })
         .collect_view()
 }
-
-/// The inline style that gives a name its colour (see `style/main.css`).
-fn hue_style(name: &str) -> String {
-    format!("--hue: {}", crate::format::name_hue(name))
-}

@@ -2,9 +2,9 @@
 
 use leptos::prelude::*;
 
-use super::{hue_style, line_view};
+use super::line_view;
 use crate::chat::Chat;
-use crate::format::{iso_utc, local_time};
+use crate::format::{iso_utc, local_time, name_class};
 use crate::room::{Entry, activity_line};
 
 /// How many joins and leaves the panel lists (the stream has them all).
@@ -30,10 +30,10 @@ pub fn SidePanel(chat: Chat) -> impl IntoView {
                         key=|name| name.clone()
                         children=move |name| {
                             let me = chat.view.with_untracked(|v| v.me.as_deref() == Some(name.as_str()));
-                            let style = hue_style(&name);
+                            let class = name_class(&name);
                             // The whole name on hover: a long one is cut short.
                             let title = name.clone();
-                            view! { <li class:me=me style=style title=title><bdi>{name}</bdi></li> }
+                            view! { <li class=class class:me=me title=title><bdi>{name}</bdi></li> }
                         }
                     />
                 </ul>

@@ -6,6 +6,8 @@
 //! handshake's `auth.token`, or the browser's cookie) is verified, by the
 //! same code as the HTTP API, before the socket joins; without one, the
 //! connection is refused with "login required" unless guests are allowed.
+//! A connection that only the cookie authenticates must come from a page of
+//! the server's own origin ([`crate::security`]'s Origin rule).
 //! A socket whose token expires is told so and disconnected.
 //!
 //! Handlers are registered in connect middleware too, which socketioxide runs
@@ -34,6 +36,7 @@ pub use room::Room;
 use crate::AppState;
 use crate::auth::{self, Tokens, Unidentified};
 use crate::client_ip::client_ip;
+use crate::security::{CrossSite, Security};
 use crate::store::Store;
 
 /// The WebSocket read buffer per connection, in bytes. Clients send short
@@ -96,6 +99,9 @@ pub enum ConnectError {
     /// No valid login ("login required", "session expired", …).
     #[error("{0}")]
     Unidentified(#[from] Unidentified),
+    /// The login cookie came from another origin's page.
+    #[error(transparent)]
+    CrossSite(#[from] CrossSite),
     /// The account (or the guest's address) has all its sockets open.
     #[error("{0}")]
     TooManySockets(#[from] limits::TooManySockets),
@@ -122,6 +128,7 @@ pub fn layer(state: &AppState) -> (SocketIoLayer, SocketIo) {
         .with_state(state.room.clone())
         .with_state(state.store.clone())
         .with_state(state.tokens.clone())
+        .with_state(state.security.clone())
         .with_state(ChatSettings {
             allow_guests: state.allow_guests,
             limits: state.limits.clone(),
@@ -169,6 +176,7 @@ async fn authenticate(
     State(tokens): State<Tokens>,
     State(store): State<Store>,
     State(settings): State<ChatSettings>,
+    State(security): State<Security>,
 ) -> Result<(), ConnectError> {
     let auth = auth.map_err(|e| ConnectError::MalformedAuth(e.to_string()))?;
     if let Some(id) = &auth.client_id
@@ -178,9 +186,14 @@ async fn authenticate(
             "clientId must be 1 to {CLIENT_ID_MAX_LEN} bytes"
         )));
     }
+    let headers = &s.req_parts().headers;
+    if let Err(refused) = security.check_handshake(headers, auth.token.is_some()) {
+        tracing::info!(socket = %s.id, reason = %refused, "connection refused");
+        return Err(refused.into());
+    }
     let token = auth
         .token
-        .or_else(|| auth::token_from_headers(&s.req_parts().headers));
+        .or_else(|| auth::token_from_headers(headers, security.cookie));
     let (identity, account, claims) = match auth::identify(&tokens, &store, token.as_deref()).await
     {
         Ok((user, claims)) => {

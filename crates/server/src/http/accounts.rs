@@ -41,7 +41,7 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let token = auth::token_from_headers(&parts.headers);
+        let token = auth::token_from_headers(&parts.headers, state.security.cookie);
         let (user, claims) = auth::identify(&state.tokens, &state.store, token.as_deref()).await?;
         Ok(Self { user, claims })
     }
@@ -227,7 +227,7 @@ async fn check_login(
 /// (it is refused from now on), disconnects its sockets, and forgets the
 /// browser's cookie.
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
-    let token = auth::token_from_headers(&headers);
+    let token = auth::token_from_headers(&headers, state.security.cookie);
     if let Some(claims) = token.and_then(|t| state.tokens.verify(&t).ok()) {
         state
             .store
@@ -236,7 +236,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result
         disconnect(&state, crate::chat::session_room(&claims.jti)).await;
         tracing::info!(user = %claims.name, "logged out");
     }
-    Ok(logged_out())
+    Ok(logged_out(&state))
 }
 
 /// `POST /api/logout-all`: ends every session of the account, on every
@@ -248,14 +248,14 @@ pub async fn logout_all(
     state.store.end_all_sessions(user.id).await?;
     disconnect(&state, crate::chat::user_room(user.id)).await;
     tracing::info!(user = %user.username, "logged out everywhere");
-    Ok(logged_out())
+    Ok(logged_out(&state))
 }
 
 /// 204 with the cookie cleared.
-fn logged_out() -> Response {
+fn logged_out(state: &AppState) -> Response {
     (
         StatusCode::NO_CONTENT,
-        [(header::SET_COOKIE, auth::cleared_cookie())],
+        [(header::SET_COOKIE, state.security.cookie.clear())],
     )
         .into_response()
 }
@@ -281,7 +281,7 @@ pub async fn me(AuthUser { user, .. }: AuthUser) -> Json<Account> {
 pub(super) async fn new_session(state: &AppState, user: &User) -> Result<(String, Claims, String)> {
     let generation = state.store.session_generation(user.id).await?;
     let (token, claims) = state.tokens.issue(user, generation)?;
-    let cookie = auth::session_cookie(&token, state.tokens.validity());
+    let cookie = state.security.cookie.set(&token, state.tokens.validity());
     Ok((token, claims, cookie))
 }
 

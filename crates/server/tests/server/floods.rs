@@ -15,14 +15,7 @@ use crate::support::{TestApp, UNLIMITED, WAIT, enter, spawn_app_with};
 
 /// Registers an account and returns its token.
 async fn register(app: &TestApp, username: &str) -> String {
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/register", app.url()))
-        .json(&json!({ "username": username, "password": "correct horse" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "registering {username}");
-    let session: Session = response.json().await.unwrap();
+    let session: Session = app.register(username).await.json().await.unwrap();
     session.token
 }
 

@@ -15,6 +15,7 @@ mod history;
 mod http;
 mod input;
 mod names;
+mod security;
 mod sessions;
 mod slow;
 mod store;

@@ -45,6 +45,19 @@ impl TestApp {
         (client, login)
     }
 
+    /// Registers `username` (password "correct horse") and expects 201; the
+    /// answer carries the token and the cookie.
+    pub async fn register(&self, username: &str) -> reqwest::Response {
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/register", self.url()))
+            .json(&serde_json::json!({ "username": username, "password": "correct horse" }))
+            .send()
+            .await
+            .expect("a register request");
+        assert_eq!(response.status(), 201, "registering {username}");
+        response
+    }
+
     /// Stops the server (as SIGTERM would) and waits for `run` to return.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         if let Some(stop) = self.stop.take() {
