@@ -19,11 +19,16 @@
 //! - [`validate_username`] and [`validate_message`] hold the input limits, so
 //!   the browser refuses what the server would refuse, with the same words.
 //!
+//! - `strategies` (feature `proptest`, tests only): generators of every
+//!   payload and of hostile input, for the property tests.
+//!
 //! This crate does no I/O and compiles for native targets and wasm32 alike.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "proptest")]
+pub mod strategies;
 mod validate;
 
 pub use validate::{MESSAGE_MAX_CHARS, USERNAME_MAX_CHARS, validate_message, validate_username};
