@@ -8,6 +8,7 @@
 mod accounts;
 mod chat;
 mod connect;
+mod fuzz;
 mod history;
 mod http;
 mod input;
