@@ -44,21 +44,19 @@ pub const CLIENT_EVENT_NAMES: &[&str] = &[
 
 /// Characters that break code which assumes ASCII, printable text or one
 /// byte per character.
-const TRICKY: &[char] = &[
-    ' ', '\t', '\n', '\r', '\u{0}', '\u{7}', '\u{1b}', '\u{7f}', '\u{85}', '\u{a0}', '\u{ad}',
-    '\u{200b}', '\u{200d}', '\u{202e}', '\u{2028}', '\u{3000}', '\u{feff}', '\u{fffd}', 'é', 'а',
-    '😀', '\u{10ffff}', '"', '\\', ',', '/', '[', ']', '{', '}', '-', '0', '4', '9',
-];
+const TRICKY: &str = " \t\n\r\u{0}\u{7}\u{1b}\u{7f}\u{85}\u{a0}\u{ad}\u{200b}\u{200d}\u{202e}\
+    \u{2028}\u{3000}\u{feff}\u{fffd}éа😀\u{10ffff}\"\\,/[]{}-049";
 
 /// Text: any Unicode, runs of the tricky characters, and long strings around
 /// the name and message limits.
 pub fn text() -> BoxedStrategy<String> {
+    let tricky = || prop::sample::select(TRICKY.chars().collect::<Vec<_>>());
     prop_oneof![
         4 => any::<String>(),
-        3 => prop::collection::vec(prop::sample::select(TRICKY), 0..12)
+        3 => prop::collection::vec(tricky(), 0..12)
             .prop_map(|chars| chars.into_iter().collect()),
         2 => "[a-zA-Z0-9 ]{0,40}",
-        1 => (prop::sample::select(TRICKY), USERNAME_MAX_CHARS - 2..USERNAME_MAX_CHARS + 3)
+        1 => (tricky(), USERNAME_MAX_CHARS - 2..USERNAME_MAX_CHARS + 3)
             .prop_map(|(c, n)| std::iter::repeat_n(c, n).collect::<String>() + "x"),
         1 => (MESSAGE_MAX_CHARS - 2..MESSAGE_MAX_CHARS + 3)
             .prop_map(|n| "m".repeat(n)),
@@ -130,17 +128,19 @@ pub fn event_name() -> BoxedStrategy<String> {
 
 /// Every refusal code.
 pub fn error_code() -> impl Strategy<Value = ErrorCode> {
-    prop::sample::select(&[
-        ErrorCode::InvalidPayload,
-        ErrorCode::InvalidName,
-        ErrorCode::NameTaken,
-        ErrorCode::InvalidMessage,
-        ErrorCode::NotJoined,
-        ErrorCode::Internal,
-        ErrorCode::AlreadyJoined,
-        ErrorCode::NameMismatch,
-        ErrorCode::UnknownEvent,
-    ][..])
+    prop::sample::select(
+        &[
+            ErrorCode::InvalidPayload,
+            ErrorCode::InvalidName,
+            ErrorCode::NameTaken,
+            ErrorCode::InvalidMessage,
+            ErrorCode::NotJoined,
+            ErrorCode::Internal,
+            ErrorCode::AlreadyJoined,
+            ErrorCode::NameMismatch,
+            ErrorCode::UnknownEvent,
+        ][..],
+    )
 }
 
 /// A refusal.

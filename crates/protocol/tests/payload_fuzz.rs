@@ -184,6 +184,9 @@ where
     T: Serialize + DeserializeOwned + PartialEq + Debug,
 {
     let json = serde_json::to_value(value).expect("serializable");
-    prop_assert_eq!(&serde_json::from_value::<T>(json).expect("decodable"), value);
+    prop_assert_eq!(
+        &serde_json::from_value::<T>(json).expect("decodable"),
+        value
+    );
     Ok(())
 }

@@ -23,9 +23,38 @@ fn syntax() -> impl Strategy<Value = String> {
     prop::collection::vec(
         prop::sample::select(
             &[
-                "0", "1", "2", "3", "4", "5", "6", "7", "9", "/", ",", "-", "[", "]", "{", "}",
-                "\"", ":", "x", "é", "😀", " ", "null", "true", "\"a\"", "1e999", "-0", "\\",
-                "\\u0000", "\"_placeholder\"", "18446744073709551616", "{\"sid\":\"s\"}",
+                "0",
+                "1",
+                "2",
+                "3",
+                "4",
+                "5",
+                "6",
+                "7",
+                "9",
+                "/",
+                ",",
+                "-",
+                "[",
+                "]",
+                "{",
+                "}",
+                "\"",
+                ":",
+                "x",
+                "é",
+                "😀",
+                " ",
+                "null",
+                "true",
+                "\"a\"",
+                "1e999",
+                "-0",
+                "\\",
+                "\\u0000",
+                "\"_placeholder\"",
+                "18446744073709551616",
+                "{\"sid\":\"s\"}",
             ][..],
         ),
         0..16,
@@ -76,10 +105,18 @@ fn socket_packet() -> impl Strategy<Value = SocketPacket> {
 /// The packets that carry data in a JSON array: events and acks.
 fn event_or_ack() -> impl Strategy<Value = SocketPacket> {
     prop_oneof![
-        (namespace(), prop::option::of(any::<u64>()), event_name(), args())
+        (
+            namespace(),
+            prop::option::of(any::<u64>()),
+            event_name(),
+            args()
+        )
             .prop_map(|(ns, id, name, args)| SocketPacket::Event { ns, id, name, args }),
-        (namespace(), any::<u64>(), args())
-            .prop_map(|(ns, id, args)| SocketPacket::Ack { ns, id, args }),
+        (namespace(), any::<u64>(), args()).prop_map(|(ns, id, args)| SocketPacket::Ack {
+            ns,
+            id,
+            args
+        }),
     ]
 }
 

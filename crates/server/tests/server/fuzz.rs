@@ -135,15 +135,21 @@ fn fuzz_frame() -> impl Strategy<Value = Frame> {
         ],
         prop::collection::vec(payload(), 0..3),
     )
-        .prop_map(|(ns, ack, name, args)| Frame::Event { ns, ack, name, args });
-    let binary_event = (0usize..3, 0usize..4, ack_id(), event_name()).prop_map(
-        |(announced, sent, ack, name)| Frame::BinaryEvent {
-            announced,
-            sent,
+        .prop_map(|(ns, ack, name, args)| Frame::Event {
+            ns,
             ack,
             name,
-        },
-    );
+            args,
+        });
+    let binary_event =
+        (0usize..3, 0usize..4, ack_id(), event_name()).prop_map(|(announced, sent, ack, name)| {
+            Frame::BinaryEvent {
+                announced,
+                sent,
+                ack,
+                name,
+            }
+        });
     prop_oneof![
         8 => event,
         1 => any::<String>().prop_map(Frame::Text),
@@ -326,10 +332,11 @@ impl FuzzClient {
             left: false,
         };
         let open = client.next_text().await.expect("the open packet");
-        assert!(matches!(EnginePacket::decode(&open), Ok(EnginePacket::Open(_))));
-        client
-            .send_text(frame(&SocketPacket::connect(None)))
-            .await;
+        assert!(matches!(
+            EnginePacket::decode(&open),
+            Ok(EnginePacket::Open(_))
+        ));
+        client.send_text(frame(&SocketPacket::connect(None))).await;
         let connected = client.next_text().await.expect("the connect answer");
         assert!(connected.starts_with("40{"), "connected: {connected}");
         client
@@ -342,7 +349,12 @@ impl FuzzClient {
                 self.send_text(text.clone()).await;
             }
             Frame::Binary(bytes) => self.send_binary(bytes.clone()).await,
-            Frame::Event { ns, ack, name, args } => {
+            Frame::Event {
+                ns,
+                ack,
+                name,
+                args,
+            } => {
                 let owed = ns == DEFAULT_NS && !UNANSWERED_WHEN_JOINED.contains(&name.as_str());
                 let id = self.ack_id(*ack, owed);
                 let packet = SocketPacket::Event {
@@ -362,7 +374,8 @@ impl FuzzClient {
                 let owed = announced == sent && !UNANSWERED_WHEN_JOINED.contains(&name.as_str());
                 let id = self.ack_id(*ack, owed);
                 let id = id.map(|id| id.to_string()).unwrap_or_default();
-                let placeholders = (0..*announced).map(|num| json!({"_placeholder": true, "num": num}));
+                let placeholders =
+                    (0..*announced).map(|num| json!({"_placeholder": true, "num": num}));
                 let body = Value::Array(std::iter::once(json!(name)).chain(placeholders).collect());
                 self.send_text(format!("45{announced}-{id}{body}")).await;
                 self.partial_binary = sent < announced;
