@@ -44,9 +44,10 @@ const DEFAULT_CASES: u32 = 48;
 /// The name a fuzzing connection enters under.
 const FUZZER: &str = "fuzzer";
 
-/// The largest ack id socketioxide reads (an `i64`). Larger ones are read as
-/// no id at all, so the event is handled but never answered (see the
-/// report in README "Fuzzing"): only ids up to this one are owed an answer.
+/// The largest ack id socketioxide reads: its parser reads the id as an
+/// `i64` and takes one that overflows as no id at all, so the event is
+/// handled but never answered. Only ids up to this one are owed an answer
+/// (JavaScript clients count theirs from 0).
 const LARGEST_ACK_ID: u64 = i64::MAX as u64;
 
 /// Events the server answers only when it refuses them: `typing` and `stop
