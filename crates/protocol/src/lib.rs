@@ -20,6 +20,9 @@
 //!   the browser refuses what the server would refuse, with the same words;
 //!   [`name_key`] is the one rule for when two names are the same name.
 //!
+//! - `strategies` (feature `proptest`, tests only): generators of every
+//!   payload and of hostile input, for the property tests.
+//!
 //! This crate does no I/O and compiles for native targets and wasm32 alike.
 
 use std::time::Duration;
@@ -28,6 +31,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 mod names;
+#[cfg(feature = "proptest")]
+pub mod strategies;
 mod validate;
 
 pub use names::{looks_alike, name_key, name_key_rule, too_similar};

@@ -1,7 +1,10 @@
 //! The wire format, without I/O: Engine.IO v4 packets over WebSocket text
 //! frames, and the Socket.IO v5 packets they carry. Only the default
 //! namespace `/` is spoken; packets for others are read, so they can be
-//! ignored. Binary packets are not used by the chat and are refused.
+//! ignored. Binary packets are not used by the chat and are refused, and so
+//! is anything the Socket.IO v5 spec does not allow (an ack id on a CONNECT,
+//! a CONNECT payload that is not an object, data after a DISCONNECT), so a
+//! decoded packet always encodes back to a frame that decodes as itself.
 
 use serde_json::Value;
 
@@ -198,12 +201,24 @@ impl SocketPacket {
         let json = || -> Result<Value, DecodeError> {
             serde_json::from_str(data).map_err(|e| bad(format!("packet data: {e}")))
         };
+        // Only events and acks are answered by id; a number after any other
+        // type is misplaced data (`05`), refused rather than half-read.
+        if id.is_some() && !matches!(kind, '2' | '3') {
+            return Err(bad("only events and acks carry an ack id"));
+        }
         Ok(match kind {
             '0' => Self::Connect {
                 ns,
-                data: if data.is_empty() { None } else { Some(json()?) },
+                data: match data {
+                    "" => None,
+                    _ => match json()? {
+                        object @ Value::Object(_) => Some(object),
+                        _ => return Err(bad("connect data is not an object")),
+                    },
+                },
             },
-            '1' => Self::Disconnect { ns },
+            '1' if data.is_empty() => Self::Disconnect { ns },
+            '1' => return Err(bad("disconnect carries no data")),
             '2' => {
                 let Value::Array(mut args) = json()? else {
                     return Err(bad("event data is not an array"));

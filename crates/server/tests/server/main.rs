@@ -11,6 +11,7 @@ mod connect;
 mod connections;
 mod floods;
 mod forms;
+mod fuzz;
 mod history;
 mod http;
 mod input;

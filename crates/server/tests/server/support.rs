@@ -31,6 +31,12 @@ impl TestApp {
         format!("http://{}", self.addr)
     }
 
+    /// Whether the server still runs: its task has neither returned nor
+    /// panicked.
+    pub fn is_running(&self) -> bool {
+        self.task.as_ref().is_some_and(|task| !task.is_finished())
+    }
+
     /// A connected Socket.IO client (no auth payload, like the demo client).
     pub async fn client(&self) -> NativeClient {
         NativeClient::connect(&self.url(), None)
