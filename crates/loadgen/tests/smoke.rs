@@ -47,6 +47,7 @@ async fn fifty_clients_for_two_seconds_lose_nothing() {
         rate: 50.0,
         duration: Duration::from_secs(2),
         drain: Duration::from_secs(2),
+        flood: None,
     })
     .await
     .unwrap();
@@ -77,6 +78,7 @@ async fn it_refuses_to_leave_this_machine() {
         rate: 1.0,
         duration: Duration::from_millis(10),
         drain: Duration::from_millis(10),
+        flood: None,
     };
     assert!(matches!(
         run(&scenario).await,
