@@ -78,6 +78,11 @@ pub struct Phase {
     /// Flooders' messages the crowd heard (every client's count added up):
     /// neither expected nor lost, and never in the latencies.
     pub flood_deliveries: u64,
+    /// The flooders' messages the server let through: the most that any
+    /// one client heard (a flooder disconnected for flooding never hears
+    /// the acknowledgements of its last accepted messages, so its own count
+    /// of them falls short).
+    pub flood_messages: u64,
     /// `typing` events the crowd heard, all clients together.
     pub typing_deliveries: u64,
 }
@@ -261,6 +266,7 @@ impl Crowd {
             latency_ms: percentiles(&latencies),
             dropped: results.iter().filter(|r| r.closed && !r.absent).count(),
             flood_deliveries: results.iter().map(|r| r.flood_heard).sum(),
+            flood_messages: results.iter().map(|r| r.flood_heard).max().unwrap_or(0),
             typing_deliveries: results.iter().map(|r| r.typing_heard).sum(),
         }
     }

@@ -54,6 +54,9 @@ pub struct FloodCount {
     /// `new message` events sent.
     pub messages_sent: u64,
     /// Messages acknowledged as accepted: stored and delivered to everyone.
+    /// A lower bound: the acknowledgements of the last messages before a
+    /// `flooding` disconnect never arrive (see
+    /// [`crate::Phase::flood_messages`] for what was delivered).
     pub messages_accepted: u64,
     /// `add user` acknowledged as accepted.
     pub entries_accepted: u64,
@@ -128,7 +131,7 @@ impl std::fmt::Display for FloodReport {
         let t = &self.total;
         writeln!(
             f,
-            "| flooders | events sent | messages sent | accepted | rate_limited | other refusals | flooding | disconnects | reconnections | connect errors |"
+            "| flooders | events sent | messages sent | acked as accepted | rate_limited | other refusals | flooding | disconnects | reconnections | connect errors |"
         )?;
         writeln!(f, "|---|---|---|---|---|---|---|---|---|---|")?;
         write!(

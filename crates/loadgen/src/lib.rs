@@ -184,8 +184,8 @@ impl std::fmt::Display for Report {
         if let Some(flood) = &self.flood {
             write!(
                 f,
-                "\n\nthe crowd heard {} of the flooders' messages and {} typing events\n\n{flood}",
-                p.flood_deliveries, p.typing_deliveries
+                "\n\n{} of the flooders' messages were delivered ({} deliveries); the crowd heard {} typing events\n\n{flood}",
+                p.flood_messages, p.flood_deliveries, p.typing_deliveries
             )?;
         }
         Ok(())
