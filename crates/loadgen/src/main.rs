@@ -114,7 +114,7 @@ async fn main() -> anyhow::Result<()> {
         rate: args.rate,
         duration: Duration::from_secs_f64(args.duration),
         drain: Duration::from_secs_f64(args.drain),
-        flood: (args.flooders > 0).then(|| FloodPlan {
+        flood: (args.flooders > 0).then_some(FloodPlan {
             identities: flooders,
             rate: args.flood_rate,
         }),
