@@ -30,6 +30,9 @@ use crate::crowd::{FLOOD_TAG, HANDSHAKE_TIMEOUT, PHASE_SWITCH, Socket, is_event,
 /// timed out) before the next: without it a refused flooder would spin.
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
+/// How long a flooder tries to say goodbye at its end time.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// The `before` of every `history` a flooder asks: past any id, so each
 /// read is of the newest page (what costs the store a real query).
 const NEWEST: u64 = 1 << 50;
@@ -259,8 +262,13 @@ impl Flooder {
             if closed {
                 count.disconnects += 1;
             } else {
-                let _ = ws.send(Message::text("41")).await;
-                let _ = ws.close(None).await;
+                // A server that stopped reading must not hold the flooder
+                // past its end time for long.
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+                    let _ = ws.send(Message::text("41")).await;
+                    let _ = ws.close(None).await;
+                })
+                .await;
             }
         }
         count
