@@ -872,3 +872,36 @@ fn abuse_table(runs: &[Run], servers: &[&str]) -> String {
     out.push('\n');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abuse_runs_each_servers_quiet_run_before_its_flooded_one() {
+        let args = Args::parse_from(["bench", "--rounds", "2", "--flooders", "3"]);
+        let servers: Vec<String> = ["chatroom", "memory", "bare", "node"]
+            .map(str::to_owned)
+            .to_vec();
+        assert_eq!(
+            plan(&args, "abuse", &servers),
+            [
+                (0, 1, "chatroom"),
+                (3, 1, "chatroom"),
+                (0, 1, "node"),
+                (3, 1, "node"),
+                (0, 2, "chatroom"),
+                (3, 2, "chatroom"),
+                (0, 2, "node"),
+                (3, 2, "node"),
+            ]
+        );
+        let fanout = plan(&args, "fanout", &servers);
+        assert_eq!(fanout.len(), 8, "every server, every round");
+        assert!(
+            plan(&args, "held", &servers)
+                .iter()
+                .all(|(_, _, s)| *s == "chatroom")
+        );
+    }
+}
