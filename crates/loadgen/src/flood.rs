@@ -176,7 +176,11 @@ impl Flood {
                     url: url.to_owned(),
                     identity: identity.clone(),
                     index,
-                    period: (plan.rate > 0.0).then(|| Duration::from_secs_f64(1.0 / plan.rate)),
+                    // (A rate too high to time is no cap: a zero period
+                    // is not a ticker.)
+                    period: (plan.rate > 0.0)
+                        .then(|| Duration::from_secs_f64(1.0 / plan.rate))
+                        .filter(|period| !period.is_zero()),
                 };
                 tokio::spawn(flooder.run(from, until))
             })

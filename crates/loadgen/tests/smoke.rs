@@ -104,7 +104,9 @@ async fn fifty_clients_for_two_seconds_lose_nothing() {
     );
     let phase = &report.phase;
     assert_eq!(phase.dropped, 0);
-    assert!(phase.sent >= 90, "about 100 messages sent: {}", phase.sent);
+    // About 100 on a quiet machine; a busy one delays the senders' timers
+    // (the count is speed, which is not what this tests).
+    assert!(phase.sent >= 10, "the senders sent: {}", phase.sent);
     assert_eq!(phase.expected, phase.sent * 49);
     assert_eq!(phase.received, phase.expected, "nothing lost");
     assert!(phase.latency_ms.max > 0.0);

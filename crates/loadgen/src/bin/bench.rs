@@ -204,6 +204,10 @@ struct Bench {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    anyhow::ensure!(
+        args.flood_rate.is_finite() && args.flood_rate >= 0.0,
+        "--flood-rate must be 0 (no cap) or positive"
+    );
     std::fs::create_dir_all(&args.work)?;
     // Where the results go, before a run that may take half an hour.
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
