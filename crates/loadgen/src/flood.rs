@@ -154,8 +154,9 @@ impl std::fmt::Display for FloodReport {
     }
 }
 
-/// Flooders at work, each run by its own task until its end time.
-pub struct Flood {
+/// Flooders at work, each run by its own task until its end time (started
+/// by [`crate::send_flooded`], which checks the address first).
+pub(crate) struct Flood {
     tasks: Vec<tokio::task::JoinHandle<FloodCount>>,
     rate: f64,
 }
@@ -164,7 +165,7 @@ impl Flood {
     /// Starts one flooder per identity of `plan`, flooding `url` from
     /// [`PHASE_SWITCH`] from now (when a crowd's senders start, see
     /// [`crate::Crowd::send`]) for `duration`.
-    pub fn start(url: &str, plan: &FloodPlan, duration: Duration) -> Self {
+    pub(crate) fn start(url: &str, plan: &FloodPlan, duration: Duration) -> Self {
         let from = Instant::now() + PHASE_SWITCH;
         let until = from + duration;
         let tasks = plan
@@ -192,7 +193,7 @@ impl Flood {
     }
 
     /// Waits for every flooder to reach its end time, and adds up.
-    pub async fn finish(self) -> FloodReport {
+    pub(crate) async fn finish(self) -> FloodReport {
         let each: Vec<FloodCount> = join_all(self.tasks)
             .await
             .into_iter()

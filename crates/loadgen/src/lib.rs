@@ -20,7 +20,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use crowd::{Crowd, Entry, Phase};
-pub use flood::{Flood, FloodCount, FloodPlan, FloodReport};
+pub use flood::{FloodCount, FloodPlan, FloodReport};
 
 /// Who a client is: a guest name (servers without logins), or a login
 /// token for the handshake's `auth` and the name it belongs to.
@@ -247,7 +247,7 @@ pub async fn run(scenario: &Scenario) -> Result<Report, LoadgenError> {
         scenario.duration,
         scenario.drain,
     )
-    .await;
+    .await?;
     crowd.close().await;
     Ok(Report {
         clients,
@@ -259,7 +259,7 @@ pub async fn run(scenario: &Scenario) -> Result<Report, LoadgenError> {
 
 /// One sending phase of `crowd` (`senders` at `rate` in all, see
 /// [`Crowd::send`]), with `flood`'s flooders hammering `url` for the
-/// sending time when there are any.
+/// sending time when there are any (only ever at a loopback address).
 pub async fn send_flooded(
     crowd: &mut Crowd,
     url: &str,
@@ -267,16 +267,17 @@ pub async fn send_flooded(
     (senders, rate): (usize, f64),
     duration: Duration,
     drain: Duration,
-) -> (Phase, Option<FloodReport>) {
+) -> Result<(Phase, Option<FloodReport>), LoadgenError> {
+    check_loopback(url)?;
     let flooders = flood
         .filter(|plan| !plan.identities.is_empty())
-        .map(|plan| Flood::start(url, plan, duration));
+        .map(|plan| flood::Flood::start(url, plan, duration));
     let phase = crowd.send(senders, rate, duration, drain).await;
     let report = match flooders {
         Some(flooders) => Some(flooders.finish().await),
         None => None,
     };
-    (phase, report)
+    Ok((phase, report))
 }
 
 /// p50/p90/p99/max of sorted microsecond latencies, in milliseconds.

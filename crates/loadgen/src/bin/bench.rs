@@ -520,7 +520,7 @@ impl Bench {
                 Duration::from_secs_f64(args.abuse_secs),
                 ABUSE_DRAIN,
             )
-            .await;
+            .await?;
             let l = &phase.latency_ms;
             eprintln!(
                 "   {flooders} flooders: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, lost {}, dropped {}",
