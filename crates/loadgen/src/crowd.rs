@@ -12,6 +12,7 @@
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt, future::join_all};
+use protocol::event;
 use serde_json::{Value, json};
 use sio_client::codec::{self, EnginePacket, SocketPacket};
 use tokio::net::TcpStream;
@@ -26,17 +27,21 @@ use crate::{Identity, Latency, percentiles};
 /// time in µs since the crowd's clock started, and a sequence number).
 const TAG: &str = "lg";
 
+/// Messages flooders send start with this (see [`crate::flood`]): the crowd
+/// counts them apart, never as its own deliveries or latencies.
+pub(crate) const FLOOD_TAG: &str = "lf";
+
 /// How long the crowd waits, after the last handshake, for every client to
 /// hear that everyone is in.
 const ALL_IN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long after telling every client of a new phase the senders start.
-const PHASE_SWITCH: Duration = Duration::from_millis(200);
+pub(crate) const PHASE_SWITCH: Duration = Duration::from_millis(200);
 
 /// How long one connection's handshake may take.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// How entering went.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -70,6 +75,16 @@ pub struct Phase {
     pub latency_ms: Latency,
     /// Connections that closed during the phase (the server dropped them).
     pub dropped: usize,
+    /// Flooders' messages the crowd heard (every client's count added up):
+    /// neither expected nor lost, and never in the latencies.
+    pub flood_deliveries: u64,
+    /// The flooders' messages the server let through: the most that any
+    /// one client heard (a flooder disconnected for flooding never hears
+    /// the acknowledgements of its last accepted messages, so its own count
+    /// of them falls short).
+    pub flood_messages: u64,
+    /// `typing` events the crowd heard, all clients together.
+    pub typing_deliveries: u64,
 }
 
 /// What a client task is told to do.
@@ -93,6 +108,10 @@ struct Sending {
 struct ClientPhase {
     sent: u64,
     latencies_us: Vec<u32>,
+    /// Flooders' messages heard.
+    flood_heard: u64,
+    /// `typing` events heard.
+    typing_heard: u64,
     /// Closed by now (the server dropped it, or it never opened).
     closed: bool,
     /// Already closed when the phase started: not part of it.
@@ -246,6 +265,9 @@ impl Crowd {
             deliveries_per_s: received as f64 / duration.as_secs_f64(),
             latency_ms: percentiles(&latencies),
             dropped: results.iter().filter(|r| r.closed && !r.absent).count(),
+            flood_deliveries: results.iter().map(|r| r.flood_heard).sum(),
+            flood_messages: results.iter().map(|r| r.flood_heard).max().unwrap_or(0),
+            typing_deliveries: results.iter().map(|r| r.typing_heard).sum(),
         }
     }
 
@@ -368,7 +390,7 @@ impl Client {
                     }
                     let sent_us = self.clock.elapsed().as_micros();
                     let text = format!("{TAG} {phase} {sent_us} {}", results.sent);
-                    let frame = format!("42{}", json!(["new message", text]));
+                    let frame = format!("42{}", json!([event::NEW_MESSAGE, text]));
                     if ws.send(Message::text(frame)).await.is_err() {
                         socket = None;
                         results.closed = true;
@@ -405,6 +427,8 @@ impl Client {
                                         .latencies_us
                                         .push(u32::try_from(latency).unwrap_or(u32::MAX));
                                 }
+                                Scanned::Flood => results.flood_heard += 1,
+                                Scanned::Typing => results.typing_heard += 1,
                                 Scanned::NumUsers(n) if n >= self.crowd_size => {
                                     if let Some(tx) = all_in.take() {
                                         let _ = tx.send(now);
@@ -424,54 +448,57 @@ impl Client {
         }
     }
 
-    /// WebSocket, Engine.IO open, Socket.IO connect (with the token), and
-    /// `add user` when entering.
+    /// [`open`], then `add user` when entering.
     async fn handshake(&self) -> Result<Socket, String> {
-        let host = self.url.trim_start_matches("http://").trim_end_matches('/');
-        let url = format!("ws://{host}/socket.io/?EIO=4&transport=websocket");
-        // A small read buffer: the crowd can be tens of thousands strong.
-        let config = WebSocketConfig::default()
-            .read_buffer_size(4096)
-            .write_buffer_size(0);
-        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
-            .await
-            .map_err(|e| format!("websocket: {e}"))?;
-        let first = next_text(&mut ws).await?;
-        if !matches!(EnginePacket::decode(&first), Ok(EnginePacket::Open(_))) {
-            return Err(format!("expected an Engine.IO open, got {first:?}"));
-        }
-        let auth = auth_payload(&self.identity);
-        ws.send(Message::text(codec::frame(&SocketPacket::connect(auth))))
-            .await
-            .map_err(|e| format!("websocket: {e}"))?;
-        loop {
-            let text = next_text(&mut ws).await?;
-            match EnginePacket::decode(&text) {
-                Ok(EnginePacket::Ping) => ws
-                    .send(Message::text("3"))
-                    .await
-                    .map_err(|e| format!("websocket: {e}"))?,
-                Ok(EnginePacket::Message(payload)) => match SocketPacket::decode(&payload) {
-                    Ok(SocketPacket::Connect { .. }) => break,
-                    Ok(SocketPacket::ConnectError { message, .. }) => {
-                        return Err(format!("connect_error: {message}"));
-                    }
-                    _ => {}
-                },
-                _ => {}
-            }
-        }
+        let mut ws = open(&self.url, &self.identity).await?;
         if self.enter {
-            let name = match &self.identity {
-                Identity::Guest(name) | Identity::Token { name, .. } => name,
-            };
-            let frame = format!("42{}", json!(["add user", name]));
+            let frame = format!("42{}", json!([event::ADD_USER, self.identity.name()]));
             ws.send(Message::text(frame))
                 .await
                 .map_err(|e| format!("websocket: {e}"))?;
         }
         Ok(ws)
     }
+}
+
+/// WebSocket, Engine.IO open, and Socket.IO connect (with the identity's
+/// token): a connection that may now emit.
+pub(crate) async fn open(url: &str, identity: &Identity) -> Result<Socket, String> {
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let url = format!("ws://{host}/socket.io/?EIO=4&transport=websocket");
+    // A small read buffer: the crowd can be tens of thousands strong.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0);
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
+        .await
+        .map_err(|e| format!("websocket: {e}"))?;
+    let first = next_text(&mut ws).await?;
+    if !matches!(EnginePacket::decode(&first), Ok(EnginePacket::Open(_))) {
+        return Err(format!("expected an Engine.IO open, got {first:?}"));
+    }
+    let auth = auth_payload(identity);
+    ws.send(Message::text(codec::frame(&SocketPacket::connect(auth))))
+        .await
+        .map_err(|e| format!("websocket: {e}"))?;
+    loop {
+        let text = next_text(&mut ws).await?;
+        match EnginePacket::decode(&text) {
+            Ok(EnginePacket::Ping) => ws
+                .send(Message::text("3"))
+                .await
+                .map_err(|e| format!("websocket: {e}"))?,
+            Ok(EnginePacket::Message(payload)) => match SocketPacket::decode(&payload) {
+                Ok(SocketPacket::Connect { .. }) => break,
+                Ok(SocketPacket::ConnectError { message, .. }) => {
+                    return Err(format!("connect_error: {message}"));
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    Ok(ws)
 }
 
 async fn next_text(ws: &mut Socket) -> Result<String, String> {
@@ -495,6 +522,10 @@ enum Scanned {
     },
     /// A `login`, `user joined` or `user left` with the room's size.
     NumUsers(usize),
+    /// A flooder's message.
+    Flood,
+    /// Someone is typing.
+    Typing,
     /// The server disconnected this socket.
     Disconnect,
     Other,
@@ -507,10 +538,15 @@ fn stagger(period: Duration, i: usize, senders: usize) -> Duration {
     period.mul_f64(i as f64 / senders.max(1) as f64)
 }
 
+/// Whether the rest of an event frame after `42["` is the event `name`.
+pub(crate) fn is_event(rest: &str, name: &str) -> bool {
+    rest.strip_prefix(name).is_some_and(|r| r.starts_with('"'))
+}
+
 /// Reads the few fields the generator needs without parsing the JSON: the
-/// generator's own messages carry `"message":"lg PHASE MICROS SEQ"`, room
-/// events `"numUsers":N`. (Names are JSON strings, so a quote inside one is
-/// escaped and cannot fake either.)
+/// generator's own messages carry `"message":"lg PHASE MICROS SEQ"`,
+/// flooders' `"message":"lf …"`, room events `"numUsers":N`. (Names are
+/// JSON strings, so a quote inside one is escaped and cannot fake either.)
 fn scan(frame: &str) -> Scanned {
     if frame.starts_with("41") {
         return Scanned::Disconnect;
@@ -518,11 +554,19 @@ fn scan(frame: &str) -> Scanned {
     let Some(rest) = frame.strip_prefix("42[\"") else {
         return Scanned::Other;
     };
-    if rest.starts_with("new message\"") {
-        let Some(at) = rest.find("\"message\":\"lg ") else {
+    if is_event(rest, event::NEW_MESSAGE) {
+        const KEY: &str = "\"message\":\"";
+        let Some(text) = rest.find(KEY).map(|at| &rest[at + KEY.len()..]) else {
             return Scanned::Other;
         };
-        let mut fields = rest[at + 14..].split([' ', '"']);
+        let tagged = |tag: &str| text.strip_prefix(tag).and_then(|t| t.strip_prefix(' '));
+        let Some(ours) = tagged(TAG) else {
+            return match tagged(FLOOD_TAG) {
+                Some(_) => Scanned::Flood,
+                None => Scanned::Other,
+            };
+        };
+        let mut fields = ours.split([' ', '"']);
         let phase = fields.next().and_then(|p| p.parse().ok());
         let sent_us = fields.next().and_then(|t| t.parse().ok());
         return match (phase, sent_us) {
@@ -530,8 +574,11 @@ fn scan(frame: &str) -> Scanned {
             _ => Scanned::Other,
         };
     }
-    let counts = ["login\"", "user joined\"", "user left\""];
-    if counts.iter().any(|e| rest.starts_with(e))
+    if is_event(rest, event::TYPING) {
+        return Scanned::Typing;
+    }
+    let counts = [event::LOGIN, event::USER_JOINED, event::USER_LEFT];
+    if counts.iter().any(|e| is_event(rest, e))
         && let Some(at) = rest.find("\"numUsers\":")
     {
         let digits: String = rest[at + 11..]
@@ -598,7 +645,19 @@ mod tests {
             scan(r#"42["login",{"numUsers":12}]"#),
             Scanned::NumUsers(12)
         );
-        assert_eq!(scan(r#"42["typing",{"username":"b"}]"#), Scanned::Other);
+        assert_eq!(scan(r#"42["typing",{"username":"b"}]"#), Scanned::Typing);
+        assert_eq!(
+            scan(r#"42["new message",{"username":"f","message":"lf 2 17"}]"#),
+            Scanned::Flood
+        );
+        assert_eq!(
+            scan(r#"42["stop typing",{"username":"b"}]"#),
+            Scanned::Other
+        );
+        assert_eq!(
+            scan(r#"42["new messages",{"message":"lg 1 5 0"}]"#),
+            Scanned::Other
+        );
         assert_eq!(scan("41"), Scanned::Disconnect);
         assert_eq!(scan("43[1]"), Scanned::Other);
     }

@@ -5,11 +5,13 @@
 //! time travels in the message).
 //!
 //! [`run`] does that once for a [`Scenario`]; [`Crowd`] is the same crowd
-//! driven phase by phase (the benchmark's rising rates). Both are bounded (a
-//! fixed number of clients, fixed durations) and only ever target loopback
-//! addresses.
+//! driven phase by phase (the benchmark's rising rates). A scenario may add
+//! flooders ([`flood`]): hostile clients hammering the server while the
+//! crowd chats, counted apart from it. All of it is bounded (a fixed number
+//! of clients, fixed durations) and only ever targets loopback addresses.
 
 pub mod crowd;
+pub mod flood;
 pub mod process;
 
 use std::net::IpAddr;
@@ -18,6 +20,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use crowd::{Crowd, Entry, Phase};
+pub use flood::{FloodCount, FloodPlan, FloodReport};
 
 /// Who a client is: a guest name (servers without logins), or a login
 /// token for the handshake's `auth` and the name it belongs to.
@@ -33,6 +36,13 @@ impl Identity {
         (0..count)
             .map(|i| Self::Guest(format!("{prefix}-{i}")))
             .collect()
+    }
+
+    /// The name it enters the room under.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Guest(name) | Self::Token { name, .. } => name,
+        }
     }
 
     /// Identities from a tokens file: one `name<TAB>token` per line (what
@@ -66,6 +76,27 @@ pub struct Scenario {
     pub duration: Duration,
     /// How long to keep listening after the last send.
     pub drain: Duration,
+    /// Flooders hammering the server while the senders send, if any.
+    pub flood: Option<FloodPlan>,
+}
+
+/// Splits identities into the crowd's `clients` (the first ones) and
+/// `flooders` (the next), so that no flooder shares an account with a
+/// normal client and the server's per-account limits fall on the flooders
+/// alone.
+pub fn roles(
+    mut identities: Vec<Identity>,
+    clients: usize,
+    flooders: usize,
+) -> Result<(Vec<Identity>, Vec<Identity>), LoadgenError> {
+    if identities.len() < clients + flooders {
+        return Err(LoadgenError::BadScenario(
+            "fewer identities than clients and flooders together",
+        ));
+    }
+    identities.truncate(clients + flooders);
+    let flooders = identities.split_off(clients);
+    Ok((identities, flooders))
 }
 
 /// Why a run could not happen.
@@ -96,13 +127,15 @@ pub struct Latency {
     pub max: f64,
 }
 
-/// What a run measured: the entry, then the sending.
+/// What a run measured: the entry, then the sending (and the flooders).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub clients: usize,
     pub entry: Entry,
     #[serde(flatten)]
     pub phase: Phase,
+    /// What the flooders did, when there were any.
+    pub flood: Option<FloodReport>,
 }
 
 impl Report {
@@ -148,6 +181,13 @@ impl std::fmt::Display for Report {
         for why in &e.error_samples {
             write!(f, "\nerror: {why}")?;
         }
+        if let Some(flood) = &self.flood {
+            write!(
+                f,
+                "\n\n{} of the flooders' messages were delivered ({} deliveries); the crowd heard {} typing events\n\n{flood}",
+                p.flood_messages, p.flood_deliveries, p.typing_deliveries
+            )?;
+        }
         Ok(())
     }
 }
@@ -182,6 +222,15 @@ pub async fn run(scenario: &Scenario) -> Result<Report, LoadgenError> {
     if !scenario.rate.is_finite() || scenario.rate <= 0.0 {
         return Err(LoadgenError::BadScenario("the rate must be positive"));
     }
+    if scenario
+        .flood
+        .as_ref()
+        .is_some_and(|plan| !plan.rate.is_finite() || plan.rate < 0.0)
+    {
+        return Err(LoadgenError::BadScenario(
+            "the flood rate must be 0 (no cap) or positive",
+        ));
+    }
     let entry_timeout = Duration::from_secs(120);
     let (mut crowd, entry) = Crowd::connect(
         &scenario.url,
@@ -190,20 +239,45 @@ pub async fn run(scenario: &Scenario) -> Result<Report, LoadgenError> {
         entry_timeout,
     )
     .await;
-    let phase = crowd
-        .send(
-            scenario.senders,
-            scenario.rate,
-            scenario.duration,
-            scenario.drain,
-        )
-        .await;
+    let (phase, flood) = send_flooded(
+        &mut crowd,
+        &scenario.url,
+        scenario.flood.as_ref(),
+        (scenario.senders, scenario.rate),
+        scenario.duration,
+        scenario.drain,
+    )
+    .await?;
     crowd.close().await;
     Ok(Report {
         clients,
         entry,
         phase,
+        flood,
     })
+}
+
+/// One sending phase of `crowd` (`senders` at `rate` in all, see
+/// [`Crowd::send`]), with `flood`'s flooders hammering `url` for the
+/// sending time when there are any (only ever at a loopback address).
+pub async fn send_flooded(
+    crowd: &mut Crowd,
+    url: &str,
+    flood: Option<&FloodPlan>,
+    (senders, rate): (usize, f64),
+    duration: Duration,
+    drain: Duration,
+) -> Result<(Phase, Option<FloodReport>), LoadgenError> {
+    check_loopback(url)?;
+    let flooders = flood
+        .filter(|plan| !plan.identities.is_empty())
+        .map(|plan| flood::Flood::start(url, plan, duration));
+    let phase = crowd.send(senders, rate, duration, drain).await;
+    let report = match flooders {
+        Some(flooders) => Some(flooders.finish().await),
+        None => None,
+    };
+    Ok((phase, report))
 }
 
 /// p50/p90/p99/max of sorted microsecond latencies, in milliseconds.
@@ -260,6 +334,21 @@ mod tests {
         let l = percentiles(&us);
         assert_eq!((l.p50, l.p90, l.p99, l.max), (51.0, 90.0, 99.0, 100.0));
         assert_eq!(percentiles(&[]), Latency::default());
+    }
+
+    #[test]
+    fn flooders_come_after_the_clients() {
+        let ids = Identity::guests("u", 6);
+        let (clients, flooders) = roles(ids.clone(), 3, 2).unwrap();
+        assert_eq!(clients, ids[..3]);
+        assert_eq!(flooders, ids[3..5]);
+        let (clients, flooders) = roles(ids.clone(), 6, 0).unwrap();
+        assert_eq!((clients.len(), flooders.len()), (6, 0));
+        assert!(matches!(
+            roles(ids, 5, 2),
+            Err(LoadgenError::BadScenario(_))
+        ));
+        assert_eq!(Identity::Guest("g".into()).name(), "g");
     }
 
     #[test]

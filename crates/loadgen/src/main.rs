@@ -8,11 +8,15 @@
 //! Chatroom refuses connections without a login unless it runs with
 //! `--allow-guests`; `--tokens FILE` gives each client a login token (the
 //! server's `seed_users` example writes such a file).
+//!
+//! `--flooders N` adds hostile clients that hammer `typing`, `new message`
+//! and `history` while the crowd chats, and reports what happened to them
+//! (refusals, `flooding` disconnects, accepted messages).
 
 use std::time::Duration;
 
 use clap::Parser;
-use loadgen::{Identity, Scenario, run};
+use loadgen::{FloodPlan, Identity, Scenario, run};
 
 /// Many Socket.IO clients in one room: delivery, loss and latency.
 #[derive(Debug, Parser)]
@@ -37,9 +41,20 @@ struct Args {
     #[arg(long, default_value_t = 2.0)]
     drain: f64,
     /// Log every client in with a token from this file (`name<TAB>token`
-    /// per line, at least `--clients` lines); without it clients are guests.
+    /// per line, at least `--clients` plus `--flooders` lines; the flooders
+    /// take the lines after the clients'); without it clients are guests,
+    /// whom Chatroom's limits count by address, all as one.
     #[arg(long)]
     tokens: Option<std::path::PathBuf>,
+    /// Flooders: extra clients that send `typing`, `new message` and
+    /// `history` as fast as they may while the senders send, ignoring every
+    /// refusal and reconnecting whenever they are disconnected.
+    #[arg(long, default_value_t = 0)]
+    flooders: usize,
+    /// Events a second each flooder sends at most (0: as fast as its socket
+    /// takes them).
+    #[arg(long, default_value_t = 1000.0)]
+    flood_rate: f64,
     /// Only connect (logged in, not entering the room), hold the
     /// connections this many seconds, and report how many held.
     #[arg(long)]
@@ -55,22 +70,28 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let wanted = args.clients + args.flooders;
     let identities = match &args.tokens {
         Some(path) => {
-            let mut ids = Identity::from_tokens(&std::fs::read_to_string(path)?)?;
+            let ids = Identity::from_tokens(&std::fs::read_to_string(path)?)?;
             anyhow::ensure!(
-                ids.len() >= args.clients,
-                "{} holds {} tokens, fewer than --clients {}",
+                ids.len() >= wanted,
+                "{} holds {} tokens, fewer than --clients {} and --flooders {}",
                 path.display(),
                 ids.len(),
-                args.clients
+                args.clients,
+                args.flooders
             );
-            ids.truncate(args.clients);
             ids
         }
-        None => Identity::guests(&format!("lg{}", std::process::id()), args.clients),
+        None => Identity::guests(&format!("lg{}", std::process::id()), wanted),
     };
+    let (identities, flooders) = loadgen::roles(identities, args.clients, args.flooders)?;
     if let Some(secs) = args.hold {
+        anyhow::ensure!(
+            args.flooders == 0,
+            "--hold and --flooders do not go together"
+        );
         loadgen::check_loopback(&args.url)?;
         let (crowd, entry) =
             loadgen::Crowd::connect(&args.url, identities, false, Duration::from_secs(120)).await;
@@ -93,6 +114,10 @@ async fn main() -> anyhow::Result<()> {
         rate: args.rate,
         duration: Duration::from_secs_f64(args.duration),
         drain: Duration::from_secs_f64(args.drain),
+        flood: (args.flooders > 0).then_some(FloodPlan {
+            identities: flooders,
+            rate: args.flood_rate,
+        }),
     };
     let report = run(&scenario).await?;
     println!("{report}");

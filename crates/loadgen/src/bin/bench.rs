@@ -15,6 +15,11 @@
 //!   that everyone is in), then 10 of them send at rising rates until p99
 //!   passes 100 ms or anything is lost: the highest sustained rate.
 //! - busy: 50 clients, all sending, at rising rates, under the same rule.
+//! - abuse: 1,000 clients chatting at a steady rate a person could keep (10
+//!   senders, 5 messages a second in all), once alone and once while 10
+//!   flooders hammer `typing`, `new message` and `history` and reconnect
+//!   whenever they are disconnected; Chatroom with its default limits, and
+//!   the Node.js reference, which has none.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,7 +27,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use loadgen::process::{Launch, Server};
-use loadgen::{Crowd, Entry, Identity, Phase};
+use loadgen::{Crowd, Entry, FloodPlan, FloodReport, Identity, Phase};
 use serde::Serialize;
 
 /// Chatroom against the Node.js socket.io server and socketioxide's bare example.
@@ -54,8 +59,12 @@ struct Args {
     /// Rounds of every scenario against every server.
     #[arg(long, default_value_t = 2)]
     rounds: usize,
-    /// Which scenarios (idle, fanout, busy, held).
-    #[arg(long, value_delimiter = ',', default_value = "idle,fanout,busy,held")]
+    /// Which scenarios (idle, fanout, busy, held, abuse).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "idle,fanout,busy,held,abuse"
+    )]
     scenarios: Vec<String>,
     /// Idle connection counts.
     #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
@@ -68,6 +77,27 @@ struct Args {
     /// Seconds each sending step lasts.
     #[arg(long, default_value_t = 5.0)]
     step_secs: f64,
+    /// Abuse: the normal clients, all in the room.
+    #[arg(long, default_value_t = 1000)]
+    abuse_clients: usize,
+    /// Abuse: how many of them send.
+    #[arg(long, default_value_t = 10)]
+    abuse_senders: usize,
+    /// Abuse: their messages a second, all together (each sender well under
+    /// Chatroom's default of 60 a minute after a burst of 20).
+    #[arg(long, default_value_t = 5.0)]
+    abuse_rate: f64,
+    /// Abuse: seconds of chatting (and flooding).
+    #[arg(long, default_value_t = 20.0)]
+    abuse_secs: f64,
+    /// Abuse: flooders in the flooded run (each its own account).
+    #[arg(long, default_value_t = 10)]
+    flooders: usize,
+    /// Abuse: events a second each flooder sends at most (0: as fast as its
+    /// socket takes them). The cap keeps the flooders' own CPU, on the
+    /// cores the server shares, from being what slows everyone down.
+    #[arg(long, default_value_t = 1000.0)]
+    flood_rate: f64,
     /// Which servers (chatroom, memory, tmpfs, bare, node).
     #[arg(
         long,
@@ -95,6 +125,14 @@ const BUSY_RATES: &[f64] = &[
 ];
 /// The rule a sending step must pass to count as sustained.
 const P99_LIMIT_MS: f64 = 100.0;
+/// Abuse: how long the crowd listens after the last message; what has not
+/// arrived by then is lost.
+const ABUSE_DRAIN: Duration = Duration::from_secs(5);
+
+/// Servers the abuse scenario runs on: Chatroom as shipped and the Node.js
+/// reference (no limits at all). The storage variants would measure the
+/// same limits again, and bare socketioxide has none, like Node.
+const ABUSE_SERVERS: &[&str] = &["chatroom", "node"];
 
 #[derive(Debug, Clone, Serialize)]
 struct Idle {
@@ -121,12 +159,30 @@ struct Ramp {
 }
 
 #[derive(Debug, Clone, Serialize)]
+struct Abuse {
+    clients: usize,
+    senders: usize,
+    rate: f64,
+    flooders: usize,
+    entry: Entry,
+    /// The normal clients' chatting; `None` when they did not all get in.
+    phase: Option<Phase>,
+    /// What the flooders did (a flooded run that got that far).
+    flood: Option<FloodReport>,
+    /// Server CPU during the chatting (and flooding) and its drain.
+    cpu_s: f64,
+    /// Over the whole run, entry included.
+    peak_kb: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
 #[serde(tag = "scenario", rename_all = "snake_case")]
 enum Outcome {
     Idle(Idle),
     Fanout(Ramp),
     Busy(Ramp),
     Held(Idle),
+    Abuse(Abuse),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -148,6 +204,10 @@ struct Bench {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    anyhow::ensure!(
+        args.flood_rate.is_finite() && args.flood_rate >= 0.0,
+        "--flood-rate must be 0 (no cap) or positive"
+    );
     std::fs::create_dir_all(&args.work)?;
     // Where the results go, before a run that may take half an hour.
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -155,10 +215,18 @@ async fn main() -> anyhow::Result<()> {
     }
     let template = args.work.join("seeded");
     let tokens_file = args.work.join("tokens.tsv");
+    // As many accounts as the scenarios asked for need (at least the
+    // fan-out's 1,000), so that a part of the benchmark seeds no more.
     let wanted = args
-        .held
-        .max(args.idle.iter().copied().max().unwrap_or(0))
-        .max(1000);
+        .scenarios
+        .iter()
+        .map(|scenario| match scenario.as_str() {
+            "held" => args.held,
+            "idle" => args.idle.iter().copied().max().unwrap_or(0),
+            "abuse" => args.abuse_clients + args.flooders,
+            _ => 1000,
+        })
+        .fold(1000, usize::max);
     let tokens = seed(&args, &template, &tokens_file, wanted).await?;
     let mut bench = Bench {
         args,
@@ -170,33 +238,15 @@ async fn main() -> anyhow::Result<()> {
     let servers = bench.args.servers.clone();
     let mut runs = Vec::new();
     for scenario in bench.args.scenarios.clone() {
-        let counts = match scenario.as_str() {
-            "idle" => bench.args.idle.clone(),
-            "held" => vec![bench.args.held],
-            _ => vec![0],
-        };
-        for count in counts {
-            for round in 1..=bench.args.rounds {
-                for server in &servers {
-                    if scenario == "held" && server != "chatroom" {
-                        continue;
-                    }
-                    // Storage variants matter only where messages are sent.
-                    if (server == "tmpfs" || server == "memory")
-                        && (scenario == "idle" || scenario == "held")
-                    {
-                        continue;
-                    }
-                    eprintln!("== {scenario} {count} · round {round} · {server}");
-                    let outcome = bench.one(&scenario, server, count).await?;
-                    eprintln!("{}", serde_json::to_string(&outcome)?);
-                    runs.push(Run {
-                        server: server.clone(),
-                        round,
-                        outcome,
-                    });
-                }
-            }
+        for (count, round, server) in plan(&bench.args, &scenario, &servers) {
+            eprintln!("== {scenario} {count} · round {round} · {server}");
+            let outcome = bench.one(&scenario, server, count).await?;
+            eprintln!("{}", serde_json::to_string(&outcome)?);
+            runs.push(Run {
+                server: server.to_owned(),
+                round,
+                outcome,
+            });
         }
     }
     let json = bench.args.out.with_extension("json");
@@ -212,38 +262,91 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A scenario's runs, in order: (count, round, server). The count is the
+/// idle scenarios' connections, or the abuse scenario's flooders.
+fn plan<'a>(args: &Args, scenario: &str, servers: &'a [String]) -> Vec<(usize, usize, &'a str)> {
+    let servers: Vec<&str> = servers
+        .iter()
+        .map(String::as_str)
+        .filter(|server| match scenario {
+            "held" => *server == "chatroom",
+            // Storage variants matter only where messages are sent.
+            "idle" => *server != "tmpfs" && *server != "memory",
+            "abuse" => ABUSE_SERVERS.contains(server),
+            _ => true,
+        })
+        .collect();
+    let mut runs = Vec::new();
+    if scenario == "abuse" {
+        // Each server's quiet run right before its flooded one, so that
+        // the machine is the same for the two being compared.
+        for round in 1..=args.rounds {
+            for server in &servers {
+                for flooders in [0, args.flooders] {
+                    runs.push((flooders, round, *server));
+                }
+            }
+        }
+        return runs;
+    }
+    let counts = match scenario {
+        "idle" => args.idle.clone(),
+        "held" => vec![args.held],
+        _ => vec![0],
+    };
+    for count in counts {
+        for round in 1..=args.rounds {
+            for server in &servers {
+                runs.push((count, round, *server));
+            }
+        }
+    }
+    runs
+}
+
 impl Bench {
-    fn launch(&mut self, server: &str) -> anyhow::Result<Launch> {
+    fn launch(&mut self, server: &str, scenario: &str) -> anyhow::Result<Launch> {
         self.starts += 1;
         let log = self.args.work.join(format!("{server}-{}.log", self.starts));
-        let chatroom = |program: &PathBuf, data: PathBuf| Launch {
-            name: server.to_owned(),
-            program: program.clone(),
-            args: [
+        let chatroom = |program: &PathBuf, data: PathBuf| {
+            let mut args: Vec<String> = [
                 "--data-dir",
                 &data.display().to_string(),
                 "--log",
                 "warn",
-                // Thousands of clients from one address, each sender far
-                // above what a person sends: the scenarios measure fan-out,
-                // not the limits (the abuse scenario has its own).
+                // Thousands of clients from one address (127.0.0.1).
                 "--connections-per-address",
                 "0",
-                "--message-burst",
-                "1000000",
-                "--message-rate",
-                "60000000",
-                "--event-burst",
-                "1000000",
-                "--event-rate",
-                "60000000",
-                "--events-in-flight",
-                "1000000",
             ]
             .map(str::to_owned)
-            .to_vec(),
-            env: vec![("LEPTOS_SITE_ADDR".into(), "127.0.0.1:{port}".into())],
-            log: log.clone(),
+            .to_vec();
+            // Each sender far above what a person sends: those scenarios
+            // measure fan-out, not the limits. The abuse scenario measures
+            // the limits, so it keeps the defaults.
+            if scenario != "abuse" {
+                args.extend(
+                    [
+                        "--message-burst",
+                        "1000000",
+                        "--message-rate",
+                        "60000000",
+                        "--event-burst",
+                        "1000000",
+                        "--event-rate",
+                        "60000000",
+                        "--events-in-flight",
+                        "1000000",
+                    ]
+                    .map(str::to_owned),
+                );
+            }
+            Launch {
+                name: server.to_owned(),
+                program: program.clone(),
+                args,
+                env: vec![("LEPTOS_SITE_ADDR".into(), "127.0.0.1:{port}".into())],
+                log: log.clone(),
+            }
         };
         Ok(match server {
             "chatroom" | "memory" | "tmpfs" => {
@@ -287,13 +390,14 @@ impl Bench {
     }
 
     async fn one(&mut self, scenario: &str, server: &str, count: usize) -> anyhow::Result<Outcome> {
-        let launch = self.launch(server)?;
+        let launch = self.launch(server, scenario)?;
         let process = Server::start(&launch).await?;
         let outcome = match scenario {
             "idle" => Outcome::Idle(self.idle(&process, server, count).await),
             "held" => Outcome::Held(self.idle(&process, server, count).await),
             "fanout" => Outcome::Fanout(self.ramp(&process, server, 1000, 10, FANOUT_RATES).await),
             "busy" => Outcome::Busy(self.ramp(&process, server, 50, 50, BUSY_RATES).await),
+            "abuse" => Outcome::Abuse(self.abuse(&process, server, count).await?),
             other => anyhow::bail!("unknown scenario {other:?}"),
         };
         process.stop().await;
@@ -381,6 +485,68 @@ impl Bench {
             cpu_s: after.cpu_s - before.cpu_s,
             peak_kb,
         }
+    }
+}
+
+impl Bench {
+    /// The abuse scenario once: the crowd enters, then chats at a steady
+    /// rate for `--abuse-secs`, with `flooders` hammering the server
+    /// meanwhile (none: the quiet run to compare with).
+    async fn abuse(
+        &self,
+        process: &Server,
+        server: &str,
+        flooders: usize,
+    ) -> anyhow::Result<Abuse> {
+        let args = &self.args;
+        let watch = process.watch();
+        let identities = self.identities(server, args.abuse_clients + flooders);
+        let (clients, hostile) = loadgen::roles(identities, args.abuse_clients, flooders)?;
+        let (mut crowd, entry) =
+            Crowd::connect(&process.url, clients, true, Duration::from_secs(120)).await;
+        // Let the entry's burst of joins drain before timing anything.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let before = process.read();
+        let (phase, flood) = if entry.errors == 0 {
+            let plan = FloodPlan {
+                identities: hostile,
+                rate: args.flood_rate,
+            };
+            let (phase, flood) = loadgen::send_flooded(
+                &mut crowd,
+                &process.url,
+                Some(&plan),
+                (args.abuse_senders, args.abuse_rate),
+                Duration::from_secs_f64(args.abuse_secs),
+                ABUSE_DRAIN,
+            )
+            .await?;
+            let l = &phase.latency_ms;
+            eprintln!(
+                "   {flooders} flooders: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, lost {}, dropped {}",
+                l.p50, l.p99, l.max, phase.lost, phase.dropped
+            );
+            if let Some(flood) = &flood {
+                eprintln!("{flood}");
+            }
+            (Some(phase), flood)
+        } else {
+            (None, None)
+        };
+        let after = process.read();
+        let peak_kb = watch.peak_kb().await;
+        crowd.close().await;
+        Ok(Abuse {
+            clients: args.abuse_clients,
+            senders: args.abuse_senders,
+            rate: args.abuse_rate,
+            flooders,
+            entry,
+            phase,
+            flood,
+            cpu_s: after.cpu_s - before.cpu_s,
+            peak_kb,
+        })
     }
 }
 
@@ -616,5 +782,130 @@ fn markdown(runs: &[Run]) -> String {
         }
         out.push('\n');
     }
+    out.push_str(&abuse_table(runs, &servers));
     out
+}
+
+/// The abuse runs: the normal clients' chat with and without flooders, and
+/// what the flooders got, as Markdown.
+fn abuse_table(runs: &[Run], servers: &[&str]) -> String {
+    let abuse: Vec<(&Run, &Abuse)> = runs
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            Outcome::Abuse(a) => Some((r, a)),
+            _ => None,
+        })
+        .collect();
+    let Some((_, first)) = abuse.first() else {
+        return String::new();
+    };
+    let mut out = format!(
+        "## Abuse: {} chatting ({} senders, {} msg/s in all) while flooders hammer\n\n\
+         The normal clients' latency, loss and drops (connections the server closed); \
+         \"typing heard\" is per normal client; \"flood msgs delivered\" the most flooders' messages one normal client heard, \
+         \"acked\" how many the flooders were told were accepted (acknowledgements still due at a disconnect never come; \
+         Node sends none). Chatroom with its default limits; Node has none.\n\n\
+         | server | round | flooders | sent | lost | dropped | p50 ms | p99 ms | max ms | flood msgs delivered | typing heard | flooders' events | rate_limited | other refusals | flooding disconnects | reconnections | flood msgs acked | server CPU s | peak MB |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        first.clients, first.senders, first.rate
+    );
+    for (run, a) in &abuse {
+        let per_client = |n: u64| n as f64 / a.entry.connected.max(1) as f64;
+        let chat = a.phase.as_ref().map_or_else(
+            || "not all entered | - | - | - | - | - | - | -".to_owned(),
+            |p| {
+                format!(
+                    "{} | {} | {} | {:.1} | {:.1} | {:.1} | {} | {:.1}",
+                    p.sent,
+                    p.lost,
+                    p.dropped,
+                    p.latency_ms.p50,
+                    p.latency_ms.p99,
+                    p.latency_ms.max,
+                    p.flood_messages,
+                    per_client(p.typing_deliveries),
+                )
+            },
+        );
+        let flood = a.flood.as_ref().map_or_else(
+            || "- | - | - | - | - | -".to_owned(),
+            |f| {
+                let t = &f.total;
+                format!(
+                    "{} | {} | {} | {} | {} | {}",
+                    t.sent,
+                    t.rate_limited,
+                    t.other_refusals,
+                    t.flooding,
+                    t.reconnections,
+                    t.messages_accepted
+                )
+            },
+        );
+        out.push_str(&format!(
+            "| {} | {} | {} | {chat} | {flood} | {:.1} | {:.1} |\n",
+            run.server,
+            run.round,
+            a.flooders,
+            a.cpu_s,
+            a.peak_kb as f64 / 1024.0,
+        ));
+    }
+    // The target: the flooded runs' p99 and loss as the quiet runs'.
+    let mean_of = |server: &str, flooded: bool, pick: &dyn Fn(&Phase) -> f64| {
+        mean(
+            abuse
+                .iter()
+                .filter(|(r, a)| r.server == server && (a.flooders > 0) == flooded)
+                .filter_map(|(_, a)| a.phase.as_ref().map(pick)),
+        )
+    };
+    out.push('\n');
+    for server in servers {
+        let p99 = |flooded| mean_of(server, flooded, &|p: &Phase| p.latency_ms.p99);
+        let lost = |flooded| mean_of(server, flooded, &|p: &Phase| p.lost as f64);
+        if let (Some(quiet), Some(flooded)) = (p99(false), p99(true)) {
+            out.push_str(&format!(
+                "{server}: p99 {quiet:.1} ms quiet, {flooded:.1} ms flooded ({:.2}×); lost {:.0} quiet, {:.0} flooded (means over rounds).\n",
+                flooded / quiet.max(f64::MIN_POSITIVE),
+                lost(false).unwrap_or(0.0),
+                lost(true).unwrap_or(0.0),
+            ));
+        }
+    }
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abuse_runs_each_servers_quiet_run_before_its_flooded_one() {
+        let args = Args::parse_from(["bench", "--rounds", "2", "--flooders", "3"]);
+        let servers: Vec<String> = ["chatroom", "memory", "bare", "node"]
+            .map(str::to_owned)
+            .to_vec();
+        assert_eq!(
+            plan(&args, "abuse", &servers),
+            [
+                (0, 1, "chatroom"),
+                (3, 1, "chatroom"),
+                (0, 1, "node"),
+                (3, 1, "node"),
+                (0, 2, "chatroom"),
+                (3, 2, "chatroom"),
+                (0, 2, "node"),
+                (3, 2, "node"),
+            ]
+        );
+        let fanout = plan(&args, "fanout", &servers);
+        assert_eq!(fanout.len(), 8, "every server, every round");
+        assert!(
+            plan(&args, "held", &servers)
+                .iter()
+                .all(|(_, _, s)| *s == "chatroom")
+        );
+    }
 }
