@@ -216,3 +216,20 @@ export async function say(page: Page, text: string): Promise<void> {
 
 export type { Browser, Page };
 export { expect };
+
+/**
+ * The same fixtures, on a server whose rate limits a script writing a long
+ * history in seconds does not reach (people do: see limits.spec.ts).
+ */
+export const chattyTest = test.extend<{ server: Server }>({
+  server: serverFixture([
+    "--message-burst",
+    "1000",
+    "--message-rate",
+    "60000",
+    "--event-burst",
+    "1000",
+    "--events-in-flight",
+    "1000",
+  ]),
+});

@@ -1,7 +1,7 @@
 // Nothing said is lost: newcomers see the conversation, scrollback reaches
 // its beginning, a page that was offline catches up, and a restart keeps it.
 import { io } from "socket.io-client";
-import { test, expect, enterRoom, registerToken, say } from "./fixtures";
+import { chattyTest as test, expect, enterRoom, registerToken, say } from "./fixtures";
 
 test("a newcomer sees the recent conversation and scrolls back to its beginning", async ({ openPage, server }) => {
   const alice = io(server.url, { transports: ["websocket"], auth: { token: await registerToken(server, "alice") } });

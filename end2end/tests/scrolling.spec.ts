@@ -1,7 +1,7 @@
 // The stream follows the newest message, unless the reader scrolled up to
 // read older ones.
 import { io } from "socket.io-client";
-import { test, expect, enterRoom, registerToken, type Page } from "./fixtures";
+import { chattyTest as test, expect, enterRoom, registerToken, type Page } from "./fixtures";
 
 /** How far the message list is from its bottom, in pixels. */
 function gapToBottom(page: Page): Promise<number> {

@@ -44,7 +44,8 @@ async fn serve(
                 .await
                 .unwrap()
                 .unwrap();
-            let (token, _) = tokens.issue(&user).unwrap();
+            let generation = store.session_generation(user.id).await.unwrap();
+            let (token, _) = tokens.issue(&user, generation).unwrap();
             identities.push(Identity::Token {
                 name: user.username,
                 token,

@@ -44,12 +44,16 @@ struct Inner {
 /// 6 s: a little under 3 s lets every repeat of a real page through.
 pub const TYPING_REPEAT: Duration = Duration::from_millis(2_500);
 
-/// The least time between a user's typing news and their next `typing`
-/// broadcast: a client alternating `typing`, `stop typing` and messages is
-/// told to the others at most twice a second (a start and its stop). A
-/// `stop typing` after a `typing` that was told is always told: the
+/// How many `typing` broadcasts of one user may follow each other closely
+/// (a message sent and the next one started at once is two), after which
+/// one a second: a client alternating `typing`, `stop typing` and messages
+/// is told to the others at most about twice a second (a start and its
+/// stop). A `stop typing` after a `typing` that was told is always told: the
 /// canonical demo's pages show a typist until they hear it.
-pub const TYPING_GAP: Duration = Duration::from_secs(1);
+pub const TYPING_BURST: u32 = 3;
+
+/// How often a `typing` broadcast is earned back, past [`TYPING_BURST`].
+pub const TYPING_REFILL: Duration = Duration::from_secs(1);
 
 /// How long a lagging connection's `too slow` notice and disconnect may wait
 /// for room in its send queue; a connection that drains nothing for this
@@ -86,8 +90,9 @@ struct Member {
     /// When the others were last told this user is typing, until they hear
     /// it stopped (or a message).
     typing_announced: Option<Instant>,
-    /// When the others last heard of this user's typing, either way.
-    typing_told: Option<Instant>,
+    /// The `typing` broadcasts this user may still make (see
+    /// [`TYPING_BURST`]).
+    typing_news: governor::DefaultDirectRateLimiter,
 }
 
 /// The connection has not entered the room.
@@ -163,7 +168,7 @@ impl Room {
                         connections: 1,
                         arrival,
                         typing_announced: None,
-                        typing_told: None,
+                        typing_news: typing_news(),
                     },
                 );
                 true
@@ -264,13 +269,11 @@ impl Room {
         self.with_member(sid, |member| {
             let recent =
                 |at: Option<Instant>, within| at.is_some_and(|at| now.duration_since(at) < within);
-            if recent(member.typing_announced, TYPING_REPEAT)
-                || recent(member.typing_told, TYPING_GAP)
+            if recent(member.typing_announced, TYPING_REPEAT) || member.typing_news.check().is_err()
             {
                 return None;
             }
             member.typing_announced = Some(now);
-            member.typing_told = Some(now);
             Some(member.name.clone())
         })
     }
@@ -278,17 +281,15 @@ impl Room {
     /// Connection `sid`'s user stopped typing: their name if the others were
     /// told they started.
     pub fn stop_typing(&self, sid: Sid) -> Result<Option<String>, NotInRoom> {
-        let now = Instant::now();
         self.with_member(sid, |member| {
             member.typing_announced.take()?;
-            member.typing_told = Some(now);
             Some(member.name.clone())
         })
     }
 
     /// Connection `sid`'s user sent a message, which ends their typing line
-    /// on every page: their next `typing` is news again (after
-    /// [`TYPING_GAP`]).
+    /// on every page: their next `typing` is news again (within
+    /// [`TYPING_BURST`]).
     pub fn sent_message(&self, sid: Sid) {
         let _ = self.with_member(sid, |member| member.typing_announced = None);
     }
@@ -325,6 +326,15 @@ impl Room {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// A user's allowance of `typing` broadcasts, full.
+fn typing_news() -> governor::DefaultDirectRateLimiter {
+    let burst = std::num::NonZeroU32::new(TYPING_BURST).unwrap_or(std::num::NonZeroU32::MIN);
+    let quota = governor::Quota::with_period(TYPING_REFILL)
+        .unwrap_or_else(|| governor::Quota::per_second(std::num::NonZeroU32::MIN))
+        .allow_burst(burst);
+    governor::DefaultDirectRateLimiter::direct(quota)
 }
 
 impl Presence {
@@ -463,27 +473,27 @@ mod tests {
             assert_eq!(room.typing(tab1), Ok(None));
             assert_eq!(room.typing(tab2), Ok(None));
         }
-        assert_eq!(room.stop_typing(tab2), Ok(Some("alice".to_owned())));
+        let news = || Ok(Some("alice".to_owned()));
+        assert_eq!(room.stop_typing(tab2), news());
         assert_eq!(room.stop_typing(tab1), Ok(None), "they were told already");
-        // Within a second of the last news, typing is not news (and so its
-        // stop is not either).
+        // A message sent and the next one started at once: news again.
+        assert_eq!(room.typing(tab1), news());
+        room.sent_message(tab1);
+        assert_eq!(room.typing(tab1), news(), "news again after a message");
+        assert_eq!(room.stop_typing(tab1), news());
+        // Past its burst, a user's typing is news once a second (and so is
+        // its stop).
         assert_eq!(room.typing(tab1), Ok(None));
         assert_eq!(room.stop_typing(tab1), Ok(None));
-        std::thread::sleep(TYPING_GAP);
-        assert_eq!(room.typing(tab1), Ok(Some("alice".to_owned())));
-        room.sent_message(tab1);
-        std::thread::sleep(TYPING_GAP);
-        let news = Ok(Some("alice".to_owned()));
-        assert_eq!(room.typing(tab1), news, "news again after a message");
-        assert_eq!(room.stop_typing(tab1), Ok(Some("alice".to_owned())));
-        // However it alternates, nothing more within the second.
+        std::thread::sleep(TYPING_REFILL);
+        assert_eq!(room.typing(tab1), news());
         let mut told = 0;
         for _ in 0..200 {
             told += usize::from(matches!(room.typing(tab2), Ok(Some(_))));
             told += usize::from(matches!(room.stop_typing(tab1), Ok(Some(_))));
             room.sent_message(tab1);
         }
-        assert_eq!(told, 0, "all within the same second");
+        assert_eq!(told, 1, "only the stop of the one start told");
         assert_eq!(room.typing(stranger), Err(NotInRoom));
         assert_eq!(room.stop_typing(stranger), Err(NotInRoom));
     }

@@ -165,10 +165,22 @@ macro_rules! backend {
                 cutoff: i64,
                 chunk: i64,
             ) -> Result<u64, sqlx::Error> {
+                delete_in_chunks(pool, DELETE_OLDER_THAN, cutoff, chunk).await
+            }
+
+            /// Runs `statement`, which deletes at most `chunk` (`$2`) items
+            /// bounded by `bound` (`$1`), until it deletes fewer: each step
+            /// holds the write lock briefly.
+            async fn delete_in_chunks(
+                pool: &$pool,
+                statement: &'static str,
+                bound: i64,
+                chunk: i64,
+            ) -> Result<u64, sqlx::Error> {
                 let mut deleted = 0;
                 loop {
-                    let done = sqlx::query(DELETE_OLDER_THAN)
-                        .bind(cutoff)
+                    let done = sqlx::query(statement)
+                        .bind(bound)
                         .bind(chunk)
                         .execute(pool)
                         .await?
@@ -291,19 +303,7 @@ macro_rules! backend {
                 let Some(up_to) = newest_to_drop else {
                     return Ok(0);
                 };
-                let mut deleted = 0;
-                loop {
-                    let done = sqlx::query(DELETE_UP_TO)
-                        .bind(up_to)
-                        .bind(chunk)
-                        .execute(pool)
-                        .await?
-                        .rows_affected();
-                    deleted += done;
-                    if done < chunk.unsigned_abs() {
-                        return Ok(deleted);
-                    }
-                }
+                delete_in_chunks(pool, DELETE_UP_TO, up_to, chunk).await
             }
         }
     };
