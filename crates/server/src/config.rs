@@ -176,6 +176,11 @@ pub struct Config {
     )]
     pub refusals_before_disconnect: u32,
 
+    /// Seconds an account (a guest: its address) disconnected for flooding
+    /// is refused new connections, with a `connect_error` saying how long.
+    #[arg(long, env = "CHATROOM_FLOODING_COOLDOWN_SECS", default_value_t = 10)]
+    pub flooding_cooldown_secs: u64,
+
     /// Events one connection may have in progress at once (sent, not yet
     /// answered); more are refused with `rate_limited`.
     #[arg(long, env = "CHATROOM_EVENTS_IN_FLIGHT", default_value_t = 64)]
@@ -260,6 +265,7 @@ impl Config {
             refusals: self.refusals_before_disconnect,
             in_flight: self.events_in_flight.max(1),
             sockets_per_account: self.sockets_per_account.max(1),
+            flooding_cooldown: std::time::Duration::from_secs(self.flooding_cooldown_secs),
         }
     }
 

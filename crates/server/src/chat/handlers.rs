@@ -368,7 +368,8 @@ async fn my_turn<C: EventClass>(
 }
 
 /// Tells a connection that kept sending after its refusals why it goes,
-/// and disconnects it.
+/// and disconnects it. (Its account's new connections are refused for the
+/// cool-down: see [`super::limits::Limits::cool_down`].)
 fn disconnect_flooding(s: &SocketRef) {
     tracing::warn!(socket = %s.id, "too many refused events: disconnecting");
     let notice = ServerEvent::Flooding(Notice {

@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
@@ -61,6 +61,9 @@ pub struct RateSettings {
     pub in_flight: usize,
     /// Sockets one account (or one guest address) may have open at once.
     pub sockets_per_account: usize,
+    /// How long an account disconnected for flooding is refused new
+    /// connections.
+    pub flooding_cooldown: Duration,
 }
 
 /// How often a connection's count of refusals goes down by one.
@@ -92,6 +95,8 @@ struct Accounts {
     entries: DefaultKeyedRateLimiter<String>,
     /// Open sockets by account; an account with none has no entry.
     sockets: Mutex<HashMap<String, usize>>,
+    /// Accounts disconnected for flooding, until when they are refused.
+    cooling: Mutex<HashMap<String, Instant>>,
 }
 
 impl std::fmt::Debug for Limits {
@@ -111,7 +116,37 @@ impl Limits {
             reads: DefaultKeyedRateLimiter::keyed(settings.reads.quota()),
             entries: DefaultKeyedRateLimiter::keyed(settings.entries.quota()),
             sockets: Mutex::new(HashMap::new()),
+            cooling: Mutex::new(HashMap::new()),
         }))
+    }
+
+    /// `account` was disconnected for flooding: its new connections are
+    /// refused for the cool-down, so a script cannot come straight back
+    /// (and re-enter, and be told to everyone) to flood again.
+    pub fn cool_down(&self, account: &str) {
+        let until = Instant::now() + self.0.settings.flooding_cooldown;
+        self.cooling().insert(account.to_owned(), until);
+    }
+
+    /// How long `account` must still wait before connecting, if it must.
+    pub fn cooling_down(&self, account: &str) -> Result<(), CoolingDown> {
+        let now = Instant::now();
+        let mut cooling = self.cooling();
+        match cooling.get(account) {
+            Some(until) if *until > now => Err(CoolingDown(*until - now)),
+            Some(_) => {
+                cooling.remove(account);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn cooling(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+        self.0
+            .cooling
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Takes one of `account`'s sockets, given back when the slot drops;
@@ -160,6 +195,8 @@ impl Limits {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
+        let now = Instant::now();
+        self.cooling().retain(|_, until| *until > now);
     }
 
     /// How many accounts have a bucket that is not full.
@@ -208,6 +245,12 @@ impl Drop for SocketSlot {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("too many connections for this account ({0} open); close a tab and try again")]
 pub struct TooManySockets(pub usize);
+
+/// An account disconnected for flooding tries to connect before its
+/// cool-down is over; it may in this long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("disconnected for flooding: you can connect again in {} s", .0.as_millis().div_ceil(1000))]
+pub struct CoolingDown(pub Duration);
 
 /// One connection's buckets.
 pub struct ConnectionLimits {
@@ -267,7 +310,36 @@ mod tests {
             refusals: 2,
             in_flight: 4,
             sockets_per_account: 2,
+            flooding_cooldown: Duration::from_secs(10),
         }
+    }
+
+    #[test]
+    fn a_flooder_cools_down_alone() {
+        let limits = Limits::new(settings());
+        assert_eq!(limits.cooling_down("user:1"), Ok(()));
+        limits.cool_down("user:1");
+        let CoolingDown(wait) = limits.cooling_down("user:1").unwrap_err();
+        assert!(wait > Duration::from_secs(9) && wait <= Duration::from_secs(10));
+        assert_eq!(
+            CoolingDown(wait).to_string(),
+            "disconnected for flooding: you can connect again in 10 s"
+        );
+        assert_eq!(limits.cooling_down("user:2"), Ok(()), "others are apart");
+        let quick = Limits::new(RateSettings {
+            flooding_cooldown: Duration::from_millis(1),
+            ..settings()
+        });
+        quick.cool_down("user:1");
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(quick.cooling_down("user:1"), Ok(()), "over after its time");
+        quick.cool_down("user:3");
+        std::thread::sleep(Duration::from_millis(5));
+        quick.forget_idle();
+        assert!(
+            quick.cooling().is_empty(),
+            "expired cool-downs are forgotten"
+        );
     }
 
     #[test]

@@ -105,6 +105,9 @@ pub enum ConnectError {
     /// The account (or the guest's address) has all its sockets open.
     #[error("{0}")]
     TooManySockets(#[from] limits::TooManySockets),
+    /// The account was disconnected for flooding a moment ago.
+    #[error("{0}")]
+    CoolingDown(#[from] limits::CoolingDown),
 }
 
 /// The Socket.IO layer for the router, and the handle to close every socket.
@@ -227,6 +230,12 @@ async fn authenticate(
             return Err(why.into());
         }
     };
+    settings
+        .limits
+        .cooling_down(&account)
+        .inspect_err(|error| {
+            tracing::info!(socket = %s.id, %account, %error, "connection refused");
+        })?;
     let slot = settings.limits.hold_socket(&account).inspect_err(|error| {
         tracing::info!(socket = %s.id, %account, %error, "connection refused");
     })?;

@@ -95,7 +95,11 @@ impl Connection {
     /// Counts a refusal; `true` the first time the connection has had more
     /// than it is forgiven.
     fn found_flooding(&self) -> bool {
-        !self.0.own.tolerate_refusal() && !self.0.flooding.swap(true, Ordering::AcqRel)
+        let first = !self.0.own.tolerate_refusal() && !self.0.flooding.swap(true, Ordering::AcqRel);
+        if first {
+            self.0.limits.cool_down(&self.0.account);
+        }
+        first
     }
 
     fn admit(&self, class: Class) -> Result<Admitted, AckError> {

@@ -366,3 +366,26 @@ async fn a_stalled_database_is_answered_internal_in_bounded_time() {
         other => panic!("expected alice's message, got {other:?}"),
     }
 }
+
+/// A connection disconnected for flooding cannot come straight back: its
+/// account's new connections are refused for the cool-down, saying how
+/// long; other accounts connect as usual.
+#[tokio::test]
+async fn a_flooder_is_kept_out_for_the_cool_down() {
+    let app = spawn_app_with(&["--event-burst", "5", "--refusals-before-disconnect", "1"]).await;
+    let token = register(&app, "mallory").await;
+    let mallory = NativeClient::connect(&app.url(), Some(json!({ "token": token.clone() })))
+        .await
+        .unwrap();
+    let flood = flood(mallory, event::TYPING, vec![], false).await;
+    assert!(flood.told, "told flooding");
+    match NativeClient::connect(&app.url(), Some(json!({ "token": token }))).await {
+        Err(NativeError::ConnectError(reason)) => assert!(
+            reason.starts_with("disconnected for flooding: you can connect again in "),
+            "{reason}"
+        ),
+        Err(other) => panic!("expected connect_error, got {other}"),
+        Ok(client) => panic!("the flooder came straight back: {}", client.sid()),
+    }
+    let _alice = logged_in(&app, "alice").await;
+}
