@@ -81,6 +81,7 @@ impl AppState {
             config.database_timeouts(),
         )
         .await?;
+        let trusted_proxies = TrustedProxies::new(config.trusted_proxies.iter().copied());
         let leptos_options = LeptosOptions::builder()
             .output_name(config.output_name.as_str())
             .site_root(config.site_root.as_str())
@@ -98,11 +99,11 @@ impl AppState {
             connections: ConnectionSettings {
                 per_address: config.connections_per_address,
                 header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
-                trusted_proxies: TrustedProxies::new(config.trusted_proxies.iter().copied()),
+                trusted_proxies: trusted_proxies.clone(),
             },
             throttle: Throttle::new(config.login_limits()),
             passwords: Passwords::new(config.hash_concurrency(), config.hash_queue),
-            trusted_proxies: TrustedProxies::new(config.trusted_proxies.iter().copied()),
+            trusted_proxies,
             allow_guests: config.allow_guests,
             io: None,
             max_payload: config.max_payload,

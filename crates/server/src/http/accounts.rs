@@ -21,7 +21,7 @@ use super::ClientIp;
 use super::throttle::Refused;
 use super::{Error, Result, json_body};
 use crate::AppState;
-use crate::auth::{self, Claims};
+use crate::auth::{self, Claims, Unidentified};
 use crate::store::User;
 
 /// A hash to check wrong usernames against, so that an unknown name takes
@@ -228,13 +228,19 @@ async fn check_login(
 /// browser's cookie.
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
     let token = auth::token_from_headers(&headers, state.security.cookie);
-    if let Some(claims) = token.and_then(|t| state.tokens.verify(&t).ok()) {
-        state
-            .store
-            .revoke_session(&claims.jti, claims.expires_at())
-            .await?;
-        disconnect(&state, crate::chat::session_room(&claims.jti)).await;
-        tracing::info!(user = %claims.name, "logged out");
+    // Only a session still in force is revoked: a token logged out already
+    // (sent again and again, say) costs a read, never another write.
+    match auth::identify(&state.tokens, &state.store, token.as_deref()).await {
+        Ok((user, claims)) => {
+            state
+                .store
+                .revoke_session(&claims.jti, claims.expires_at())
+                .await?;
+            disconnect(&state, crate::chat::session_room(&claims.jti)).await;
+            tracing::info!(user = %user.username, "logged out");
+        }
+        Err(Unidentified::Internal) => return Err(Error::Internal),
+        Err(_) => {}
     }
     Ok(logged_out(&state))
 }

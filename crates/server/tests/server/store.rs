@@ -327,6 +327,11 @@ async fn sqlite_log_stays_short_while_accounts_are_created() {
     store.close().await;
 }
 
+/// Whether the session `jti` of account `id` is revoked.
+async fn revoked(store: &Store, id: i64, jti: &str) -> bool {
+    store.session(id, jti).await.unwrap().unwrap().revoked
+}
+
 on_both!(sessions_are_revoked_and_ended);
 async fn sessions_are_revoked_and_ended(store: &Store) {
     let alice = store.create_user("alice", "hash").await.unwrap().unwrap();
@@ -339,31 +344,10 @@ async fn sessions_are_revoked_and_ended(store: &Store) {
     store.revoke_session("one", later).await.unwrap();
     store.revoke_session("old", 1).await.unwrap();
     store.revoke_session("two", later).await.unwrap();
-    assert!(
-        store
-            .session(alice.id, "one")
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked
-    );
-    assert!(
-        !store
-            .session(alice.id, "three")
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked
-    );
+    assert!(revoked(store, alice.id, "one").await);
+    assert!(!revoked(store, alice.id, "three").await);
     // The expired one is gone (its token is refused as expired anyway).
-    assert!(
-        !store
-            .session(alice.id, "old")
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked
-    );
+    assert!(!revoked(store, alice.id, "old").await);
     assert_eq!(store.end_all_sessions(alice.id).await.unwrap(), Some(1));
     assert_eq!(store.session_generation(alice.id).await.unwrap(), 1);
     assert_eq!(store.end_all_sessions(alice.id + 1).await.unwrap(), None);
