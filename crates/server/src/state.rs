@@ -11,6 +11,7 @@ use socketioxide::SocketIo;
 
 use crate::Config;
 use crate::auth::{AuthError, Passwords, Tokens};
+use crate::chat::shared_limits::SharedLimits;
 use crate::chat::{Limits, Room};
 use crate::client_ip::TrustedProxies;
 use crate::cluster::{ClusterError, NodeId, Redis};
@@ -100,6 +101,9 @@ impl AppState {
             Some(url) => Some(Redis::connect(url, &config.redis_prefix).await?),
             None => None,
         };
+        let shared_limits = redis
+            .as_ref()
+            .map(|redis| SharedLimits::new(redis.clone(), node.clone()));
         let grace = Duration::from_secs(config.presence_grace_secs);
         let (presence, relay) = match &redis {
             Some(redis) => (
@@ -131,13 +135,13 @@ impl AppState {
             store,
             retention: config.retention(),
             tokens,
-            limits: Limits::new(config.rate_settings()),
+            limits: Limits::in_cluster(config.rate_settings(), shared_limits.clone()),
             connections: ConnectionSettings {
                 per_address: config.connections_per_address,
                 header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
                 trusted_proxies: trusted_proxies.clone(),
             },
-            throttle: Throttle::new(config.login_limits()),
+            throttle: Throttle::new(config.login_limits()).in_cluster(shared_limits),
             passwords: Passwords::new(config.hash_concurrency(), config.hash_queue),
             trusted_proxies,
             allow_guests: config.allow_guests,

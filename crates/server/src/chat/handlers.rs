@@ -359,7 +359,7 @@ async fn my_turn<C: EventClass>(
     ack: AckSender,
     event: &str,
 ) -> Option<(Admitted, AckSender)> {
-    match turn.admitted() {
+    match turn.admitted().await {
         Ok(mut admitted) => {
             admitted.wait().await;
             Some((admitted, ack))

@@ -15,6 +15,12 @@
 //! queue of messages written offline, sent at once on reconnecting) and one
 //! a second after it, a reconnect catching up page by page, a handful of
 //! tabs entering together after a restart.
+//!
+//! In cluster mode the account's buckets, its cool-down and its count of
+//! open sockets are kept in Redis ([`super::shared_limits`]), so an account
+//! with tabs on two nodes gets one limit, not two; a connection's own
+//! buckets stay on its node. When Redis does not answer, each check falls
+//! back to this node's own count, as a single node does.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -24,6 +30,8 @@ use std::time::{Duration, Instant};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 use protocol::{AckError, ErrorCode};
+
+use super::shared_limits::SharedLimits;
 
 /// What a class of event may cost: so many a minute, after a burst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +47,11 @@ impl Rate {
         let per_minute = NonZeroU32::new(self.per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(self.burst.max(1)).unwrap_or(NonZeroU32::MIN);
         Quota::per_minute(per_minute).allow_burst(burst)
+    }
+
+    /// The time between two events once the burst is spent.
+    fn interval(self) -> Duration {
+        Duration::from_secs(60) / self.per_minute.max(1)
     }
 }
 
@@ -83,6 +96,18 @@ pub enum Class {
     Other,
 }
 
+impl Class {
+    /// Its name in the keys of the shared buckets.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Message => "message",
+            Self::Read => "read",
+            Self::Entry => "entry",
+            Self::Other => "other",
+        }
+    }
+}
+
 /// The accounts' buckets and the settings, shared by every connection;
 /// cheap to clone.
 #[derive(Clone)]
@@ -97,6 +122,8 @@ struct Accounts {
     sockets: Mutex<HashMap<String, usize>>,
     /// Accounts disconnected for flooding, until when they are refused.
     cooling: Mutex<HashMap<String, Instant>>,
+    /// The cluster's counts, in cluster mode.
+    shared: Option<SharedLimits>,
 }
 
 impl std::fmt::Debug for Limits {
@@ -110,6 +137,12 @@ impl std::fmt::Debug for Limits {
 impl Limits {
     /// Buckets for `settings`, all full.
     pub fn new(settings: RateSettings) -> Self {
+        Self::in_cluster(settings, None)
+    }
+
+    /// Buckets for `settings`, counted across nodes in `shared` when it is
+    /// there (cluster mode).
+    pub fn in_cluster(settings: RateSettings, shared: Option<SharedLimits>) -> Self {
         Self(Arc::new(Accounts {
             settings,
             messages: DefaultKeyedRateLimiter::keyed(settings.messages.quota()),
@@ -117,19 +150,47 @@ impl Limits {
             entries: DefaultKeyedRateLimiter::keyed(settings.entries.quota()),
             sockets: Mutex::new(HashMap::new()),
             cooling: Mutex::new(HashMap::new()),
+            shared,
         }))
+    }
+
+    /// Whether the accounts' limits count across nodes (then an event's
+    /// account check is [`Self::check_anywhere`], awaited).
+    pub fn is_shared(&self) -> bool {
+        self.0.shared.is_some()
     }
 
     /// `account` was disconnected for flooding: its new connections are
     /// refused for the cool-down, so a script cannot come straight back
     /// (and re-enter, and be told to everyone) to flood again.
+    /// In cluster mode every node refuses it (the other nodes a moment
+    /// later: Redis is told in the background).
     pub fn cool_down(&self, account: &str) {
-        let until = Instant::now() + self.0.settings.flooding_cooldown;
-        self.cooling().insert(account.to_owned(), until);
+        let period = self.0.settings.flooding_cooldown;
+        self.cooling()
+            .insert(account.to_owned(), Instant::now() + period);
+        if let Some(shared) = self.0.shared.clone()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let account = account.to_owned();
+            runtime.spawn(async move { shared.cool_down(&account, period).await });
+        }
     }
 
-    /// How long `account` must still wait before connecting, if it must.
-    pub fn cooling_down(&self, account: &str) -> Result<(), CoolingDown> {
+    /// How long `account` must still wait before connecting, if it must, on
+    /// any node.
+    pub async fn cooling_down(&self, account: &str) -> Result<(), CoolingDown> {
+        self.cooling_down_here(account)?;
+        if let Some(shared) = &self.0.shared
+            && let Some(Some(left)) = shared.cooling_down(account).await
+        {
+            return Err(CoolingDown(left));
+        }
+        Ok(())
+    }
+
+    /// How long `account` must still wait before connecting to this node.
+    fn cooling_down_here(&self, account: &str) -> Result<(), CoolingDown> {
         let now = Instant::now();
         let mut cooling = self.cooling();
         match cooling.get(account) {
@@ -150,22 +211,53 @@ impl Limits {
     }
 
     /// Takes one of `account`'s sockets, given back when the slot drops;
-    /// refused when the account has all its sockets open.
-    pub fn hold_socket(&self, account: &str) -> Result<SocketSlot, TooManySockets> {
+    /// refused when the account has all its sockets open (on the live
+    /// nodes, in cluster mode).
+    pub async fn hold_socket(&self, account: &str) -> Result<SocketSlot, TooManySockets> {
+        let cap = self.0.settings.sockets_per_account;
+        let shared = match &self.0.shared {
+            Some(shared) => match shared.hold_socket(account, cap).await {
+                Some(Ok(())) => true,
+                Some(Err(open)) => return Err(TooManySockets(open)),
+                None => false,
+            },
+            None => false,
+        };
+        let slot = self.hold_socket_here(account, shared);
+        if slot.is_err() && shared {
+            self.release_shared(account);
+        }
+        slot
+    }
+
+    /// Takes one of `account`'s sockets on this node; `shared` when it was
+    /// counted in Redis too (then only the cluster's cap applies here).
+    fn hold_socket_here(&self, account: &str, shared: bool) -> Result<SocketSlot, TooManySockets> {
         let mut sockets = self
             .0
             .sockets
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let open = sockets.entry(account.to_owned()).or_insert(0);
-        if *open >= self.0.settings.sockets_per_account {
+        if !shared && *open >= self.0.settings.sockets_per_account {
             return Err(TooManySockets(*open));
         }
         *open += 1;
         Ok(SocketSlot {
             limits: self.clone(),
             account: account.to_owned(),
+            shared,
         })
+    }
+
+    /// Gives one of `account`'s sockets back in Redis, in the background.
+    fn release_shared(&self, account: &str) {
+        if let Some(shared) = self.0.shared.clone()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let account = account.to_owned();
+            runtime.spawn(async move { shared.release_socket(&account).await });
+        }
     }
 
     /// The settings in force.
@@ -186,6 +278,25 @@ impl Limits {
         limiter
             .check_key(&key)
             .map_err(|not_until| slow_down(not_until.wait_time_from(limiter.clock().now())))
+    }
+
+    /// Spends one event of `class` from `account`'s bucket, shared by the
+    /// nodes in cluster mode (in this node's bucket when Redis does not
+    /// answer).
+    pub async fn check_anywhere(&self, account: &str, class: Class) -> Result<(), AckError> {
+        let rate = match class {
+            Class::Message => self.0.settings.messages,
+            Class::Read => self.0.settings.reads,
+            Class::Entry => self.0.settings.entries,
+            Class::Other => return Ok(()),
+        };
+        if let Some(shared) = &self.0.shared {
+            let bucket = format!("{}:{account}", class.name());
+            if let Some(spent) = shared.spend(&bucket, rate.interval(), rate.burst).await {
+                return spent.map_err(slow_down);
+            }
+        }
+        self.check(account, class)
     }
 
     /// Forgets the buckets that are full again, so that the memory they take
@@ -222,6 +333,8 @@ impl Limits {
 pub struct SocketSlot {
     limits: Limits,
     account: String,
+    /// Whether it is counted in Redis too.
+    shared: bool,
 }
 
 impl Drop for SocketSlot {
@@ -237,6 +350,10 @@ impl Drop for SocketSlot {
             if *open == 0 {
                 sockets.remove(&self.account);
             }
+        }
+        drop(sockets);
+        if self.shared {
+            self.limits.release_shared(&self.account);
         }
     }
 }
@@ -314,25 +431,33 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_flooder_cools_down_alone() {
+    #[tokio::test]
+    async fn a_flooder_cools_down_alone() {
         let limits = Limits::new(settings());
-        assert_eq!(limits.cooling_down("user:1"), Ok(()));
+        assert_eq!(limits.cooling_down("user:1").await, Ok(()));
         limits.cool_down("user:1");
-        let CoolingDown(wait) = limits.cooling_down("user:1").unwrap_err();
+        let CoolingDown(wait) = limits.cooling_down("user:1").await.unwrap_err();
         assert!(wait > Duration::from_secs(9) && wait <= Duration::from_secs(10));
         assert_eq!(
             CoolingDown(wait).to_string(),
             "disconnected for flooding: you can connect again in 10 s"
         );
-        assert_eq!(limits.cooling_down("user:2"), Ok(()), "others are apart");
+        assert_eq!(
+            limits.cooling_down("user:2").await,
+            Ok(()),
+            "others are apart"
+        );
         let quick = Limits::new(RateSettings {
             flooding_cooldown: Duration::from_millis(1),
             ..settings()
         });
         quick.cool_down("user:1");
         std::thread::sleep(Duration::from_millis(5));
-        assert_eq!(quick.cooling_down("user:1"), Ok(()), "over after its time");
+        assert_eq!(
+            quick.cooling_down("user:1").await,
+            Ok(()),
+            "over after its time"
+        );
         quick.cool_down("user:3");
         std::thread::sleep(Duration::from_millis(5));
         quick.forget_idle();
@@ -342,16 +467,22 @@ mod tests {
         );
     }
 
-    #[test]
-    fn an_account_holds_a_few_sockets_at_most() {
+    #[tokio::test]
+    async fn an_account_holds_a_few_sockets_at_most() {
         let limits = Limits::new(settings());
-        let first = limits.hold_socket("user:1").unwrap();
-        let _second = limits.hold_socket("user:1").unwrap();
-        assert_eq!(limits.hold_socket("user:1").err(), Some(TooManySockets(2)));
-        assert!(limits.hold_socket("user:2").is_ok(), "others are apart");
+        let first = limits.hold_socket("user:1").await.unwrap();
+        let _second = limits.hold_socket("user:1").await.unwrap();
+        assert_eq!(
+            limits.hold_socket("user:1").await.err(),
+            Some(TooManySockets(2))
+        );
+        assert!(
+            limits.hold_socket("user:2").await.is_ok(),
+            "others are apart"
+        );
         drop(first);
         assert!(
-            limits.hold_socket("user:1").is_ok(),
+            limits.hold_socket("user:1").await.is_ok(),
             "a closed socket frees its slot"
         );
     }

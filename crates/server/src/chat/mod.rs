@@ -19,6 +19,7 @@
 pub mod handlers;
 pub mod limits;
 pub mod room;
+pub mod shared_limits;
 pub mod turn;
 pub mod typing;
 
@@ -226,12 +227,17 @@ async fn authenticate(
     settings
         .limits
         .cooling_down(&account)
+        .await
         .inspect_err(|error| {
             tracing::info!(socket = %s.id, %account, %error, "connection refused");
         })?;
-    let slot = settings.limits.hold_socket(&account).inspect_err(|error| {
-        tracing::info!(socket = %s.id, %account, %error, "connection refused");
-    })?;
+    let slot = settings
+        .limits
+        .hold_socket(&account)
+        .await
+        .inspect_err(|error| {
+            tracing::info!(socket = %s.id, %account, %error, "connection refused");
+        })?;
     s.extensions.insert(turn::Connection::new(
         account,
         slot,

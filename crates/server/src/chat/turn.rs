@@ -11,6 +11,9 @@
 //! turn, see [`Admitted::pass`]). The same step checks the limits, so an
 //! event over them is refused before it takes a place, and counts the
 //! events in flight, which bounds the tasks one connection can have waiting.
+//! In cluster mode the account's bucket is in Redis, which an extractor
+//! cannot await: that check is made when the handler takes its turn
+//! ([`Turn::admitted`]), the event's place in the order already held.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -108,7 +111,9 @@ impl Connection {
             return Err(slow_down(IN_FLIGHT_RETRY));
         }
         self.0.own.check_event()?;
-        self.0.limits.check(&self.0.account, class)?;
+        if !self.0.limits.is_shared() {
+            self.0.limits.check(&self.0.account, class)?;
+        }
         let (done, next) = oneshot::channel();
         let previous = self
             .0
@@ -140,9 +145,23 @@ pub struct Refused {
 }
 
 impl<C: EventClass> Turn<C> {
-    /// The admitted event, or why it was refused.
-    pub fn admitted(self) -> Result<Admitted, Refused> {
-        self.0
+    /// The admitted event, or why it was refused. In cluster mode this is
+    /// where the event spends from its account's shared bucket.
+    pub async fn admitted(self) -> Result<Admitted, Refused> {
+        let admitted = self.0?;
+        let connection = admitted.connection.clone();
+        let limits = &connection.0.limits;
+        if limits.is_shared()
+            && let Err(error) = limits.check_anywhere(&connection.0.account, C::CLASS).await
+        {
+            // Its turn passes to the next event once the ones before are done.
+            drop(admitted);
+            return Err(Refused {
+                error,
+                flooding: connection.found_flooding(),
+            });
+        }
+        Ok(admitted)
     }
 }
 

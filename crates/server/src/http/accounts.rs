@@ -86,11 +86,11 @@ impl Entry {
     ) -> Result<User> {
         let (counted, reason) = match self {
             Self::Register => (
-                state.throttle.register_request(ip),
+                state.throttle.register_request(ip).await,
                 "too many registrations from your address",
             ),
             Self::Login => (
-                state.throttle.login_request(ip),
+                state.throttle.login_request(ip).await,
                 "too many login attempts from your address",
             ),
         };
@@ -185,6 +185,7 @@ async fn check_login(
     let attempt = state
         .throttle
         .login_attempt(ip, &username)
+        .await
         .map_err(|Refused(wait)| Error::TooManyRequests {
             reason: "too many failed logins",
             wait,
@@ -196,7 +197,7 @@ async fn check_login(
     let user = match state.store.user_by_name(typed).await {
         Ok(user) => user,
         Err(error) => {
-            attempt.forget();
+            attempt.forget().await;
             return Err(error.into());
         }
     };
@@ -207,13 +208,13 @@ async fn check_login(
     let matches = match state.passwords.verify(password, hash).await {
         Ok(matches) => matches,
         Err(busy) => {
-            attempt.forget();
+            attempt.forget().await;
             return Err(busy.into());
         }
     };
     match user {
         Some(user) if matches => {
-            attempt.forget();
+            attempt.forget().await;
             tracing::info!(user = %user.username, %ip, "logged in");
             Ok(user)
         }

@@ -22,6 +22,12 @@
 //! without bound. (An evicted key starts again from zero: a flood big
 //! enough to evict costs its sender a fresh limit, never another user a
 //! lockout.)
+//!
+//! In cluster mode the same counts are kept in Redis
+//! ([`SharedLimits::window`]), so they add up across nodes; the windows
+//! are then aligned to Redis's clock rather than to a key's first event.
+//! When Redis does not answer, each check counts in this node's cache
+//! instead, as a single node does.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -29,6 +35,7 @@ use std::time::{Duration, Instant};
 use moka::ops::compute::Op;
 use moka::sync::Cache;
 
+use crate::chat::shared_limits::{SharedLimits, WindowCount, WindowMode};
 use crate::client_ip::address_key;
 
 /// Failed logins allowed per name and address (hard), and per name before
@@ -80,6 +87,19 @@ enum Key {
     Name(String),
 }
 
+impl Key {
+    /// Its name in Redis (a name is last, after its length: any name and
+    /// any address make one key).
+    fn shared(&self) -> String {
+        match self {
+            Self::Login(ip) => format!("login:{ip}"),
+            Self::Register(ip) => format!("register:{ip}"),
+            Self::Failures(ip, name) => format!("failures:{ip}:{}:{name}", name.len()),
+            Self::Name(name) => format!("name:{name}"),
+        }
+    }
+}
+
 /// Events of one key in the sliding window: this window's count and the
 /// previous one's.
 #[derive(Debug, Clone, Copy)]
@@ -98,6 +118,15 @@ impl Count {
             start: now,
             previous: 0,
             current: 0,
+        }
+    }
+
+    /// The count Redis had, as of `now`.
+    fn shared(count: WindowCount, now: Instant) -> Self {
+        Self {
+            start: now.checked_sub(count.into).unwrap_or(now),
+            previous: count.previous,
+            current: count.current,
         }
     }
 
@@ -184,6 +213,8 @@ impl moka::Expiry<Key, Count> for AgedOut {
 pub struct Throttle {
     counts: Cache<Key, Count>,
     limits: Limits,
+    /// The cluster's counts, in cluster mode.
+    shared: Option<SharedLimits>,
 }
 
 impl std::fmt::Debug for Throttle {
@@ -215,20 +246,29 @@ impl Throttle {
                 .expire_after(AgedOut)
                 .build(),
             limits,
+            shared: None,
         }
     }
 
+    /// These throttles, counting across nodes in `shared` (cluster mode)
+    /// when it is there.
+    pub fn in_cluster(mut self, shared: Option<SharedLimits>) -> Self {
+        self.shared = shared;
+        self
+    }
+
     /// Counts a login request from `ip`; `Err` past the per-address limit.
-    pub fn login_request(&self, ip: IpAddr) -> Result<(), Refused> {
+    pub async fn login_request(&self, ip: IpAddr) -> Result<(), Refused> {
         let limit = self.limits.login_per_minute;
-        self.take(Key::Login(address_key(ip)), limit, Instant::now())
+        self.take_anywhere(Key::Login(address_key(ip)), limit).await
     }
 
     /// Counts a registration request from `ip`; `Err` past the per-address
     /// limit.
-    pub fn register_request(&self, ip: IpAddr) -> Result<(), Refused> {
+    pub async fn register_request(&self, ip: IpAddr) -> Result<(), Refused> {
         let limit = self.limits.register_per_minute;
-        self.take(Key::Register(address_key(ip)), limit, Instant::now())
+        self.take_anywhere(Key::Register(address_key(ip)), limit)
+            .await
     }
 
     /// Takes a failure slot for a login to `name` (already validated) from
@@ -236,8 +276,74 @@ impl Throttle {
     /// up its failures for the name; otherwise the attempt, which says how
     /// long to wait before checking (the name's soft limit) and which counts
     /// as a failure unless [`Attempt::forget`] gives it back.
-    pub fn login_attempt(&self, ip: IpAddr, name: &str) -> Result<Attempt, Refused> {
+    pub async fn login_attempt(&self, ip: IpAddr, name: &str) -> Result<Attempt, Refused> {
+        if let Some(shared) = &self.shared
+            && let Some(attempt) = self.shared_attempt(shared, ip, name).await
+        {
+            return attempt;
+        }
         self.attempt_at(ip, name, Instant::now())
+    }
+
+    /// [`Self::login_attempt`] counted in Redis; `None` when Redis failed.
+    async fn shared_attempt(
+        &self,
+        shared: &SharedLimits,
+        ip: IpAddr,
+        name: &str,
+    ) -> Option<Result<Attempt, Refused>> {
+        let key = name_key(name);
+        let hard = Key::Failures(address_key(ip), key.clone());
+        if let Err(refused) = self.take_shared(shared, &hard, FAILURES).await? {
+            return Some(Err(refused));
+        }
+        let soft = Key::Name(key);
+        let now = Instant::now();
+        let count = shared
+            .window(&soft.shared(), WindowMode::Record, 0, WINDOW)
+            .await;
+        let Some(count) = count else {
+            // The slot taken in Redis stays taken (a failure, at worst):
+            // this attempt counts locally from here.
+            return Some(self.attempt_at(ip, name, now));
+        };
+        // Whole events, rounded down; the cast saturates.
+        let failures = Count::shared(count, now).estimate(now) as u32;
+        Some(Ok(Attempt {
+            throttle: self.clone(),
+            keys: [hard, soft],
+            delay: soft_delay(failures),
+            shared: true,
+        }))
+    }
+
+    /// Counts one under a hard `limit` in Redis, or else here.
+    async fn take_anywhere(&self, key: Key, limit: u32) -> Result<(), Refused> {
+        if let Some(shared) = &self.shared
+            && let Some(taken) = self.take_shared(shared, &key, limit).await
+        {
+            return taken;
+        }
+        self.take(key, limit, Instant::now())
+    }
+
+    /// Counts one under a hard `limit` in Redis; `None` when Redis failed.
+    async fn take_shared(
+        &self,
+        shared: &SharedLimits,
+        key: &Key,
+        limit: u32,
+    ) -> Option<Result<(), Refused>> {
+        let limit = limit.max(1);
+        let count = shared
+            .window(&key.shared(), WindowMode::Take, limit, WINDOW)
+            .await?;
+        let now = Instant::now();
+        Some(if count.counted {
+            Ok(())
+        } else {
+            Err(Refused(Count::shared(count, now).wait(now, limit)))
+        })
     }
 
     fn attempt_at(&self, ip: IpAddr, name: &str, now: Instant) -> Result<Attempt, Refused> {
@@ -250,6 +356,7 @@ impl Throttle {
             throttle: self.clone(),
             keys: [hard, soft],
             delay: soft_delay(failures),
+            shared: false,
         })
     }
 
@@ -320,6 +427,8 @@ pub struct Attempt {
     throttle: Throttle,
     keys: [Key; 2],
     delay: Duration,
+    /// Whether its slots were taken in Redis.
+    shared: bool,
 }
 
 impl Attempt {
@@ -331,7 +440,19 @@ impl Attempt {
 
     /// The attempt does not count as a failure: the password was right, or
     /// it was never checked (the server was busy).
-    pub fn forget(self) {
+    pub async fn forget(self) {
+        if self.shared
+            && let Some(shared) = &self.throttle.shared
+        {
+            for key in &self.keys {
+                // If Redis fails now, the slot stays taken: a failure more,
+                // never a guess more.
+                let _ = shared
+                    .window(&key.shared(), WindowMode::Give, 0, WINDOW)
+                    .await;
+            }
+            return;
+        }
         let now = Instant::now();
         for key in self.keys {
             self.throttle.give_back(key, now);
@@ -400,14 +521,19 @@ mod tests {
         drop(held);
     }
 
-    #[test]
-    fn a_right_password_gives_its_slot_back() {
+    #[tokio::test]
+    async fn a_right_password_gives_its_slot_back() {
         let throttle = Throttle::default();
         let owner = ip("198.51.100.2");
         for _ in 0..FAILURES * 3 {
-            throttle.login_attempt(owner, "alice").unwrap().forget();
+            throttle
+                .login_attempt(owner, "alice")
+                .await
+                .unwrap()
+                .forget()
+                .await;
         }
-        assert!(throttle.login_attempt(owner, "alice").is_ok());
+        assert!(throttle.login_attempt(owner, "alice").await.is_ok());
     }
 
     #[test]
@@ -443,32 +569,38 @@ mod tests {
         assert_eq!(calm.delay(), Duration::ZERO);
     }
 
-    #[test]
-    fn requests_per_address_are_limited_and_ipv6_counts_per_64() {
+    #[tokio::test]
+    async fn requests_per_address_are_limited_and_ipv6_counts_per_64() {
         let throttle = Throttle::new(Limits {
             login_per_minute: 3,
             register_per_minute: 1,
         });
         for _ in 0..3 {
-            throttle.login_request(ip("2001:db8::1")).unwrap();
+            throttle.login_request(ip("2001:db8::1")).await.unwrap();
         }
         // The same /64, another interface id.
-        assert!(throttle.login_request(ip("2001:db8::ffff:1")).is_err());
-        assert!(throttle.login_request(ip("2001:db8:0:1::1")).is_ok());
+        assert!(
+            throttle
+                .login_request(ip("2001:db8::ffff:1"))
+                .await
+                .is_err()
+        );
+        assert!(throttle.login_request(ip("2001:db8:0:1::1")).await.is_ok());
         // Registrations are counted apart.
-        assert!(throttle.register_request(ip("2001:db8::1")).is_ok());
-        assert!(throttle.register_request(ip("2001:db8::1")).is_err());
+        assert!(throttle.register_request(ip("2001:db8::1")).await.is_ok());
+        assert!(throttle.register_request(ip("2001:db8::1")).await.is_err());
     }
 
-    #[test]
-    fn the_map_stays_bounded_after_100_000_names() {
+    #[tokio::test]
+    async fn the_map_stays_bounded_after_100_000_names() {
         let throttle = Throttle::with_capacity(Limits::default(), 1_000);
         let attacker = ip("203.0.113.7");
         for i in 0..100_000 {
             // Each is a failure (never given back).
-            drop(throttle.login_attempt(attacker, &format!("name{i}")));
+            drop(throttle.login_attempt(attacker, &format!("name{i}")).await);
             throttle
                 .login_request(ip(&format!("10.{}.{}.1", i / 256 % 256, i % 256)))
+                .await
                 .ok();
         }
         let keys = throttle.keys();
