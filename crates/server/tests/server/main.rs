@@ -20,6 +20,7 @@ mod names;
 mod nodes;
 mod security;
 mod sessions;
+mod shared_limits;
 mod slow;
 mod store;
 mod support;
