@@ -223,11 +223,7 @@ impl Limits {
             },
             None => false,
         };
-        let slot = self.hold_socket_here(account, shared);
-        if slot.is_err() && shared {
-            self.release_shared(account);
-        }
-        slot
+        self.hold_socket_here(account, shared)
     }
 
     /// Takes one of `account`'s sockets on this node; `shared` when it was

@@ -213,6 +213,7 @@ async fn a_message_burst_split_across_nodes_hits_one_limit() {
 struct PrivateRedis {
     process: Child,
     url: String,
+    port: u16,
 }
 
 impl PrivateRedis {
@@ -222,6 +223,11 @@ impl PrivateRedis {
             .local_addr()
             .unwrap()
             .port();
+        Self::start_on(port).await
+    }
+
+    /// Starts it on `port` (again, after [`Self::kill`]).
+    async fn start_on(port: u16) -> Self {
         let process = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -238,7 +244,7 @@ impl PrivateRedis {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Self { process, url }
+        Self { process, url, port }
     }
 
     fn kill(&mut self) {
@@ -254,7 +260,8 @@ impl Drop for PrivateRedis {
 }
 
 /// With Redis gone, logins and connections still work, limited by each
-/// node on its own, and nothing waits longer than Redis's timeout.
+/// node on its own, and nothing waits longer than Redis's timeout; when
+/// Redis is back, the node counts there again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_redis_down_each_node_limits_on_its_own() {
     let mut redis = PrivateRedis::start().await;
@@ -291,4 +298,32 @@ async fn with_redis_down_each_node_limits_on_its_own() {
         .await
         .expect("nothing hangs while Redis is down");
     client.close().await.unwrap();
+
+    let _back = PrivateRedis::start_on(redis.port).await;
+    let mut connection = redis::Client::open(redis.url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let key = format!("{}:limits:win:login:127.0.0.1", cluster.prefix);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        login(&one, "alice", "correct horse").await;
+        let counted: bool = redis::cmd("EXISTS")
+            .arg(&key)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        if counted {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "logins are counted in Redis again once it is back"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // The keys go while this Redis still runs.
+    drop(one);
+    drop(cluster);
 }
