@@ -13,7 +13,7 @@
 //! events in flight, which bounds the tasks one connection can have waiting.
 //! In cluster mode the account's bucket is in Redis, which an extractor
 //! cannot await: that check is made when the handler takes its turn
-//! ([`Turn::admitted`]), the event's place in the order already held.
+//! ([`Turn::admitted`]), in the order the events arrived.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -146,15 +146,19 @@ pub struct Refused {
 
 impl<C: EventClass> Turn<C> {
     /// The admitted event, or why it was refused. In cluster mode this is
-    /// where the event spends from its account's shared bucket.
+    /// where the event spends from its account's shared bucket, in its turn
+    /// (so of a burst, the events refused are the last ones, as on a single
+    /// node).
     pub async fn admitted(self) -> Result<Admitted, Refused> {
-        let admitted = self.0?;
+        let mut admitted = self.0?;
         let connection = admitted.connection.clone();
         let limits = &connection.0.limits;
-        if limits.is_shared()
-            && let Err(error) = limits.check_anywhere(&connection.0.account, C::CLASS).await
-        {
-            // Its turn passes to the next event once the ones before are done.
+        if !limits.is_shared() {
+            return Ok(admitted);
+        }
+        admitted.wait().await;
+        if let Err(error) = limits.check_anywhere(&connection.0.account, C::CLASS).await {
+            // Its turn passes to the next event.
             drop(admitted);
             return Err(Refused {
                 error,

@@ -207,6 +207,19 @@ async fn a_message_burst_split_across_nodes_hits_one_limit() {
         }
     }
     assert_eq!(stored, 3, "one burst for the account, whichever node");
+
+    // Of a burst sent at once, the last ones are refused, as on one node.
+    let bob = token(&two, "bob").await;
+    let mut tab = socket(&two, &bob).await.unwrap();
+    enter(&mut tab, "bob").await;
+    let texts: Vec<NewMessage> = (0..6).map(|i| NewMessage(format!("burst {i}"))).collect();
+    let burst = texts.iter().map(|text| tab.request(text));
+    let acks: Vec<bool> = futures::future::join_all(burst)
+        .await
+        .into_iter()
+        .map(|ack| matches!(ack.unwrap(), Ack::Ok(_)))
+        .collect();
+    assert_eq!(acks, [true, true, true, false, false, false]);
 }
 
 /// A `redis-server` of the test's own on a free port, killed when dropped.
