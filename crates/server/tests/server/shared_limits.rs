@@ -244,6 +244,7 @@ impl PrivateRedis {
         let process = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .args(["--enable-debug-command", "local"])
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server on PATH");
@@ -338,5 +339,55 @@ async fn with_redis_down_each_node_limits_on_its_own() {
     }
     // The keys go while this Redis still runs.
     drop(one);
+    drop(cluster);
+}
+
+/// Whether the Redis at `url` answers a PING within 200 ms.
+async fn answers(url: &str) -> bool {
+    let probe = async {
+        let client = redis::Client::open(url)?;
+        let mut connection = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PING").query_async::<()>(&mut connection).await
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_millis(200), probe).await,
+        Ok(Ok(()))
+    )
+}
+
+/// With Redis asleep (it takes every command and answers none), a login is
+/// answered, limited locally, while Redis still sleeps: no check waits on
+/// Redis longer than its timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_asleep_logins_do_not_wait_for_it() {
+    let mut redis = PrivateRedis::start().await;
+    let cluster = Cluster::on_redis(&redis.url).await;
+    let one = cluster.node(&[]).await;
+    token(&one, "alice").await;
+    let mut connection = redis::Client::open(redis.url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    // Sent, never awaited: its answer comes after 30 s.
+    let _asleep = tokio::spawn(async move {
+        redis::cmd("DEBUG")
+            .arg("SLEEP")
+            .arg(30)
+            .query_async::<()>(&mut connection)
+            .await
+    });
+    while answers(&redis.url).await {}
+    assert_eq!(
+        login(&one, "alice", "correct horse").await.status(),
+        StatusCode::OK
+    );
+    assert!(
+        !answers(&redis.url).await,
+        "the login was answered while Redis still slept"
+    );
+    drop(one);
+    // Nothing of the test's is left in a Redis that goes.
+    redis.kill();
     drop(cluster);
 }
