@@ -439,3 +439,64 @@ async fn logging_out_on_one_node_disconnects_the_sockets_on_another() {
     }
     assert!(!socket.is_open(), "the socket on the other node was closed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_with_tabs_on_two_nodes_is_one_user() {
+    let cluster = Cluster::new().await;
+    let (one, two) = (cluster.node(&[]).await, cluster.node(&[]).await);
+    let (mut alice, _) = one.join("alice").await;
+    let session: protocol::Session = one.register("frank").await.json().await.unwrap();
+    let auth = || Some(serde_json::json!({ "token": session.token }));
+    let mut tab1 = NativeClient::connect(&one.url(), auth()).await.unwrap();
+    enter(&mut tab1, "frank").await;
+    let mut tab2 = NativeClient::connect(&two.url(), auth()).await.unwrap();
+    let login = enter(&mut tab2, "frank").await;
+    assert_eq!(login.users, ["alice", "frank"], "one frank");
+    tab2.close().await.unwrap();
+    let id = say(&tab1, "still here on node 1").await;
+    // Alice hears frank join once, his message, and no leave.
+    let mut heard = Vec::new();
+    loop {
+        match next_news(&mut alice).await {
+            ServerEvent::UserJoined(joined) => heard.push(format!("+{}", joined.username)),
+            ServerEvent::UserLeft(left) => heard.push(format!("-{}", left.username)),
+            ServerEvent::NewMessage(message) => {
+                assert_eq!(message.id, id);
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(heard, ["+frank"]);
+    tab1.close().await.unwrap();
+    match next_news(&mut alice).await {
+        ServerEvent::UserLeft(left) => {
+            assert_eq!((left.username.as_str(), left.num_users), ("frank", 1))
+        }
+        other => panic!("expected frank to leave with his last tab, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_stopped_cleanly_hands_its_users_over_at_once() {
+    let cluster = Cluster::new().await;
+    let grace = ["--presence-grace-secs", "1"];
+    let (one, two) = (cluster.node(&grace).await, cluster.node(&grace).await);
+    let (mut alice, _) = one.join("alice").await;
+    let (_carol, _) = two.join("carol").await;
+    wait_for(&mut alice, WAIT, |event| match event {
+        ServerEvent::UserJoined(joined) => Some(joined),
+        _ => None,
+    })
+    .await;
+    // SIGTERM: carol's connection goes with the node; she gets her grace
+    // period (she may come back on another node) and then leaves, without
+    // waiting for the node's registration to expire (8 s).
+    two.shutdown().await.unwrap();
+    let left = wait_for(&mut alice, Duration::from_secs(5), |event| match event {
+        ServerEvent::UserLeft(left) => Some(left),
+        _ => None,
+    })
+    .await;
+    assert_eq!((left.username.as_str(), left.num_users), ("carol", 1));
+}

@@ -123,6 +123,10 @@ impl NodeProcess {
             .arg(data.path())
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "info")
+            // Only what the flags say.
+            .env_remove("DATABASE_URL")
+            .env_remove("REDIS_URL")
+            .env_remove("CHATROOM_JWT_SECRET")
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
