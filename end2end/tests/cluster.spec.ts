@@ -9,9 +9,30 @@ import { clusterTest as test, expect, logIn, registerToken, say, type Page } fro
 /** HAProxy's sticky-session cookie (deploy/haproxy.cfg): its value names a node. */
 const STICKY = "CHATROOM_NODE";
 
-/** Resolves with the next `event` on `socket`. */
+/**
+ * Resolves with the next `event` on `socket`; fails at once if the socket
+ * cannot connect or loses its connection first (a session that HAProxy sent
+ * to the wrong node fails so, instead of timing out).
+ */
 function next<T = any>(socket: Socket, event: string): Promise<T> {
-  return new Promise((resolve) => socket.once(event, resolve));
+  return new Promise((resolve, reject) => {
+    const fail = (why: unknown) => {
+      done();
+      reject(new Error(`waiting for "${event}": ${why instanceof Error ? why.message : String(why)}`));
+    };
+    const got = (value: T) => {
+      done();
+      resolve(value);
+    };
+    const done = () => {
+      socket.off(event, got);
+      socket.off("connect_error", fail);
+      socket.off("disconnect", fail);
+    };
+    socket.once(event, got);
+    socket.once("connect_error", fail);
+    socket.once("disconnect", fail);
+  });
 }
 
 /** The other node of a two-node cluster. */
@@ -30,6 +51,7 @@ async function converse(alice: Socket, bob: () => Socket): Promise<void> {
 
   const b = bob();
   try {
+    await next(b, "connect");
     const joined = next(alice, "user joined");
     const bobLogin = next(b, "login");
     b.emit("add user", "bob");
@@ -73,9 +95,11 @@ test("the official client over long-polling through HAProxy: the sticky cookie k
   const alice = io(cluster.url, { ...polling, withCredentials: true });
   try {
     await next(alice, "connect");
-    const jar = (alice.io.engine as unknown as { _cookieJar: { cookies: Map<string, { value: string }> } })
+    // The client's cookie jar (engine.io-client ≥ 6.5, Node.js only) holds
+    // what HAProxy set: the node alice's session is on.
+    const jar = (alice.io.engine as unknown as { _cookieJar: { cookies: Iterable<[string, { value: string }]> } })
       ._cookieJar;
-    const aliceNode = jar.cookies.get(STICKY)?.value;
+    const aliceNode = new Map(jar.cookies).get(STICKY)?.value;
     expect(["node1", "node2"]).toContain(aliceNode);
     // Bob carries the other node's cookie, as a browser that was sent there would.
     await converse(alice, () =>
