@@ -134,7 +134,7 @@ const POSTGRES = { host: "127.0.0.1", port: "5432", user: "postgres", database: 
 const REDIS = { host: "127.0.0.1", port: "6379" };
 /** HAProxy's configuration in the repository; its node lines are replaced. */
 const haproxyConfig = path.join(repo, "deploy", "haproxy.cfg");
-const NODE_LINES = /^([ \t]*# BEGIN nodes[^\n]*\n)(?:[^\n]*\n)*?([ \t]*# END nodes)/m;
+const NODE_LINES = /^([ \t]*# BEGIN nodes[ \t]*\n)(?:[^\n]*\n)*?([ \t]*# END nodes[ \t]*)$/m;
 
 /**
  * Several Chatroom nodes in cluster mode behind HAProxy, as
