@@ -61,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
                             "message {i} of a benchmark, about as long as a chat line"
                         ),
                     };
-                    store.append(item).await?;
+                    store.append(item, None).await?;
                 }
                 Ok::<_, server::store::StoreError>(())
             })

@@ -73,6 +73,33 @@ pub struct Config {
     #[arg(long, env = "CHATROOM_DATABASE_TIMEOUT_SECS", default_value_t = 10)]
     pub database_timeout_secs: u64,
 
+    /// Redis (`redis://host:6379`) shared by several Chatroom servers
+    /// (nodes) serving one conversation: turns cluster mode on. Presence,
+    /// typing, logouts and the failed-login throttle go through it; the
+    /// messages themselves reach every node from PostgreSQL. Needs a
+    /// PostgreSQL `--database-url` and a `--jwt-secret` shared by the nodes.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// What every Redis key and channel of this conversation starts with, so
+    /// several conversations (or test runs) can share one Redis.
+    #[arg(long, env = "CHATROOM_REDIS_PREFIX", default_value = "chatroom")]
+    pub redis_prefix: String,
+
+    /// This node's name in the log, in `/api/health` and in Redis; unique
+    /// per running node. Default: the host's name, the process id and a
+    /// random suffix.
+    #[arg(long, env = "CHATROOM_NODE_ID")]
+    pub node_id: Option<String>,
+
+    /// Seconds a user whose last connection dropped (a reload, a network
+    /// blip, a node's crash) stays online before the others hear `user left`;
+    /// back within it, they never left. A client that disconnects on purpose
+    /// (its Socket.IO disconnect, a logout) leaves at once. 0 turns the grace
+    /// period off.
+    #[arg(long, env = "CHATROOM_PRESENCE_GRACE_SECS", default_value_t = 15)]
+    pub presence_grace_secs: u64,
+
     /// Delete messages and joins/leaves older than this many days; 0 keeps
     /// them forever.
     #[arg(long, env = "CHATROOM_RETENTION_DAYS", default_value_t = 0)]
@@ -242,6 +269,26 @@ impl std::str::FromStr for Secret {
 }
 
 impl Config {
+    /// Refuses cluster mode (`--redis-url`) without what every node must
+    /// share: a PostgreSQL database and the token secret.
+    pub fn check_cluster(&self) -> Result<(), crate::cluster::ClusterError> {
+        use crate::cluster::ClusterError;
+        if self.redis_url.is_none() {
+            return Ok(());
+        }
+        let postgres = self
+            .database_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("postgres:") || url.starts_with("postgresql:"));
+        if !postgres {
+            return Err(ClusterError::NeedsPostgres);
+        }
+        if self.jwt_secret.is_none() {
+            return Err(ClusterError::NeedsSharedSecret);
+        }
+        Ok(())
+    }
+
     /// The rate limits as the chat takes them.
     pub fn rate_settings(&self) -> crate::chat::limits::RateSettings {
         use crate::chat::limits::{Rate, RateSettings};
@@ -363,6 +410,41 @@ mod tests {
         if std::env::var_os("CHATROOM_PUBLIC_URL").is_none() {
             assert_eq!(config.public_url, None, "plain HTTP by default");
         }
+    }
+
+    #[test]
+    fn cluster_mode_needs_postgres_and_a_shared_secret() {
+        let redis = ["server", "--redis-url", "redis://127.0.0.1:6379"];
+        let config = |extra: &[&str]| {
+            let mut config =
+                Config::try_parse_from(redis.iter().chain(extra)).expect("valid flags");
+            // Whatever the shell running the tests says.
+            if !extra.contains(&"--database-url") {
+                config.database_url = None;
+            }
+            if !extra.contains(&"--jwt-secret") {
+                config.jwt_secret = None;
+            }
+            config
+        };
+        let error = config(&[]).check_cluster().unwrap_err().to_string();
+        assert!(error.contains("PostgreSQL --database-url"), "{error}");
+        let sqlite = config(&["--database-url", "sqlite://chat.db"]);
+        assert!(sqlite.check_cluster().is_err());
+        let no_secret = config(&["--database-url", "postgres://localhost/chat"]);
+        let error = no_secret.check_cluster().unwrap_err().to_string();
+        assert!(error.contains("--jwt-secret"), "{error}");
+        let secret = "0123456789abcdef0123456789abcdef";
+        let ok = config(&[
+            "--database-url",
+            "postgres://localhost/chat",
+            "--jwt-secret",
+            secret,
+        ]);
+        assert!(ok.check_cluster().is_ok());
+        let mut single = config(&[]);
+        single.redis_url = None;
+        assert!(single.check_cluster().is_ok(), "one node needs neither");
     }
 
     #[test]

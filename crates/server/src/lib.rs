@@ -4,13 +4,21 @@
 //! - [`config`]: the one [`Config`], from flags and environment variables.
 //! - [`state`]: [`AppState`], what every route and socket handler shares.
 //! - [`chat`]: the Socket.IO side: connection set-up, one handler per event,
-//!   and the room's presence (who is online under which name).
+//!   and the room they talk to.
+//! - The four parts of the conversation, each with its single-node and
+//!   cluster implementations side by side: [`store`], the log (SQLite or
+//!   PostgreSQL: durable, one order); [`feed`], which brings every committed
+//!   item to this node in that order (in-process, or through PostgreSQL);
+//!   [`presence`], who is online (in memory, or in Redis); and [`fanout`],
+//!   this node's own connections. [`relay`] carries typing and logouts to
+//!   the other nodes (nothing, or Redis pub/sub).
 //! - [`auth`]: passwords and login tokens, for the API and sockets alike.
 //! - [`client_ip`]: who a client is by address (behind trusted proxies too).
+//! - [`cluster`]: this node's id and, in cluster mode, the Redis the nodes
+//!   share.
 //! - [`http`]: the JSON API routes (accounts, health) and their error type.
 //! - [`security`]: the headers on every answer (CSP with a nonce, HSTS …),
 //!   the public URL, and the Origin rule for cookie-authenticated sockets.
-//! - [`store`]: the conversation in SQLite or PostgreSQL; the only SQL.
 //! - [`serve`]: the accept loop, with its limits on connections.
 //!
 //! [`app`] builds the router so tests can call it; [`run`] serves it on a
@@ -19,8 +27,13 @@
 pub mod auth;
 pub mod chat;
 pub mod client_ip;
+pub mod cluster;
 pub mod config;
+pub mod fanout;
+pub mod feed;
 pub mod http;
+pub mod presence;
+pub mod relay;
 pub mod security;
 pub mod serve;
 pub mod state;
@@ -102,10 +115,26 @@ pub async fn run(
         .local_addr()
         .context("reading the listener's address")?;
     let store = state.store.clone();
-    let pruning = tokio::spawn(prune_regularly(store.clone(), state.retention));
-    let forgetting = tokio::spawn(forget_idle_limits(state.limits.clone()));
+    let mut tasks = start_feed(&state).await?;
+    tasks.push(tokio::spawn(prune_regularly(
+        store.clone(),
+        state.retention,
+    )));
+    tasks.push(tokio::spawn(forget_idle_limits(state.limits.clone())));
+    tasks.push(tokio::spawn(keep_presence(
+        state.room.clone(),
+        store.clone(),
+    )));
     let connections = state.connections.clone();
-    let (router, io) = app(state);
+    let (router, io) = app(state.clone());
+    if let Some(redis) = &state.redis {
+        tasks.push(tokio::spawn(relay::redis::receive(
+            redis.clone(),
+            state.node.clone(),
+            state.room.fanout().clone(),
+            io.clone(),
+        )));
+    }
     tracing::info!("listening on http://{addr}");
     serve::serve(listener, router, connections, async move {
         shutdown.await;
@@ -113,13 +142,59 @@ pub async fn run(
         io.close().await;
     })
     .await;
-    pruning.abort();
-    forgetting.abort();
+    state.room.presence().stop().await;
+    for task in tasks {
+        task.abort();
+    }
     // Last: what the sockets' goodbyes stored is committed before the
     // database closes.
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Connects the store's committed items to this node's fan-out: directly on
+/// a single node, through PostgreSQL in a cluster (see [`feed`]).
+async fn start_feed(state: &AppState) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let fanout = state.room.fanout().clone();
+    let (sink, tasks): (std::sync::Arc<dyn store::Sink>, _) = if state.redis.is_some() {
+        let (feed, tasks) = feed::PostgresFeed::start(state.store.clone(), fanout)
+            .await
+            .context("starting the feed from PostgreSQL")?;
+        (std::sync::Arc::new(feed), tasks)
+    } else {
+        (
+            std::sync::Arc::new(feed::LocalFeed::new(fanout)),
+            Vec::new(),
+        )
+    };
+    if state.store.deliver_to(sink).is_err() {
+        anyhow::bail!("the store already delivers to a feed: one server per state");
+    }
+    Ok(tasks)
+}
+
+/// Every second, lets the users whose grace period is over leave (and, in
+/// a cluster, keeps this node registered; see [`presence`]), storing each
+/// leave so that everyone hears it.
+async fn keep_presence(room: chat::Room, store: store::Store) {
+    let mut every_second = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut ticks: u64 = 0;
+    loop {
+        every_second.tick().await;
+        let beat = ticks.is_multiple_of(presence::redis::HEARTBEAT.as_secs().max(1));
+        ticks += 1;
+        let mut left = if beat {
+            room.presence().heartbeat().await
+        } else {
+            Vec::new()
+        };
+        left.extend(room.presence().sweep().await);
+        for left in left {
+            tracing::info!(user = %left.username, "left (grace period over)");
+            chat::handlers::store_leave(&store, left).await;
+        }
+    }
 }
 
 /// Applies the retention settings at start and then every minute.

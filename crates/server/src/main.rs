@@ -31,6 +31,11 @@ async fn main() -> anyhow::Result<()> {
     let state = AppState::open(&config)
         .await
         .context("opening the store and the token secret")?;
-    tracing::info!(database = state.store.kind(), "store ready");
+    tracing::info!(
+        node = %state.node,
+        database = state.store.kind(),
+        cluster = state.redis.is_some(),
+        "store ready"
+    );
     server::run(listener, state, server::shutdown_signal()).await
 }

@@ -13,7 +13,11 @@ use crate::Config;
 use crate::auth::{AuthError, Passwords, Tokens};
 use crate::chat::{Limits, Room};
 use crate::client_ip::TrustedProxies;
+use crate::cluster::{ClusterError, NodeId, Redis};
+use crate::fanout::Fanout;
 use crate::http::Throttle;
+use crate::presence::Presence;
+use crate::relay::{Relay, redis::RedisRelay};
 use crate::security::Security;
 use crate::store::{Retention, Store, StoreError};
 
@@ -26,6 +30,9 @@ pub enum StartError {
     /// The token secret could not be read or made.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// Cluster mode is misconfigured, or Redis does not answer.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
 }
 
 /// Shared by every route and socket handler; cheap to clone.
@@ -33,8 +40,14 @@ pub enum StartError {
 pub struct AppState {
     /// Where the built site lives and what its files are called.
     pub leptos_options: LeptosOptions,
-    /// Who is online, under which name.
+    /// This node's id (in the log, `/api/health` and Redis).
+    pub node: NodeId,
+    /// The Redis shared by the nodes, in cluster mode (`--redis-url`).
+    pub redis: Option<Redis>,
+    /// Who is online, this node's listeners, typing.
     pub room: Room,
+    /// Tells the other nodes what they must act on (typing, logouts).
+    pub relay: Relay,
     /// The conversation, kept.
     pub store: Store,
     /// How long the conversation is kept.
@@ -68,6 +81,8 @@ impl AppState {
     /// The state for a server configured by `config`: opens (and if need be
     /// creates and migrates) its store.
     pub async fn open(config: &Config) -> Result<Self, StartError> {
+        config.check_cluster()?;
+        let node = NodeId::new(config.node_id.as_deref());
         // The secret first: a weak one stops the start before the database
         // is touched.
         let tokens = Tokens::load(
@@ -81,6 +96,24 @@ impl AppState {
             config.database_timeouts(),
         )
         .await?;
+        let redis = match &config.redis_url {
+            Some(url) => Some(Redis::connect(url, &config.redis_prefix).await?),
+            None => None,
+        };
+        let grace = Duration::from_secs(config.presence_grace_secs);
+        let (presence, relay) = match &redis {
+            Some(redis) => (
+                Presence::in_redis(
+                    crate::presence::redis::Members::new(redis.clone(), node.clone()),
+                    grace,
+                ),
+                Relay::Redis(std::sync::Arc::new(RedisRelay::new(
+                    redis.clone(),
+                    node.clone(),
+                ))),
+            ),
+            None => (Presence::in_memory(grace), Relay::Local),
+        };
         let trusted_proxies = TrustedProxies::new(config.trusted_proxies.iter().copied());
         let leptos_options = LeptosOptions::builder()
             .output_name(config.output_name.as_str())
@@ -91,7 +124,10 @@ impl AppState {
             .build();
         Ok(Self {
             leptos_options,
-            room: Room::default(),
+            node,
+            redis,
+            room: Room::new(presence, Fanout::default(), relay.clone()),
+            relay,
             store,
             retention: config.retention(),
             tokens,
@@ -132,7 +168,9 @@ pub struct ConnectionSettings {
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
+            .field("node", &self.node)
             .field("store", &self.store.kind())
+            .field("cluster", &self.redis.is_some())
             .field("allow_guests", &self.allow_guests)
             .finish_non_exhaustive()
     }

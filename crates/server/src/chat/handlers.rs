@@ -15,18 +15,18 @@
 
 use protocol::{
     Ack, AckError, AddUser, CatchUp, ErrorCode, HISTORY_PAGE, History, HistoryItem, HistoryPage,
-    Login, NewMessage, Notice, ServerEvent, UserTyping, event, validate_message, validate_username,
+    Login, NewMessage, Notice, ServerEvent, event, validate_message, validate_username,
 };
 use serde::Serialize;
 use socketioxide::extract::{AckSender, Event, MaybeExtension, SocketRef, State, TryData};
 use socketioxide::socket::DisconnectReason;
 
-use super::room::NotInRoom;
+use super::room::{Leaving, NotInRoom};
 use super::turn::{
     Admitted, Connection, EntryEvent, EventClass, MessageEvent, OtherEvent, ReadEvent, Turn,
 };
 use super::{ExpiryTimer, Identity, Room};
-use crate::store::{NewItem, Publish, Store, StoreError};
+use crate::store::{NewItem, Store, StoreError};
 
 /// `add user`: enter the room under a name.
 pub async fn add_user(
@@ -54,18 +54,18 @@ pub async fn add_user(
         Ok(entered) => entered,
         Err(error) => return refuse(&s, ack, event::ADD_USER, error),
     };
-    // It hears the room from now on; the login below says who is online
-    // and what was said up to now.
+    // It hears the room from now on, after the login below, which says who
+    // is online and what was said up to now.
     room.listen(s.clone());
     let joined = if entered.first_connection {
         let join = NewItem::Joined {
             username: entered.username.clone(),
             num_users: entered.num_users,
         };
-        match store.append_and_publish(join, publish(&room, s.id)).await {
+        match store.append(join, Some(s.id)).await {
             Ok(joined) => Some(joined),
             Err(error) => {
-                room.leave(s.id);
+                room.leave(s.id, Leaving::AtOnce).await;
                 return refuse(&s, ack, event::ADD_USER, internal(&error));
             }
         }
@@ -83,13 +83,18 @@ pub async fn add_user(
         }
     };
     tracing::info!(socket = %s.id, user = %entered.username, first = entered.first_connection, "entered the room");
-    room.with_users(|users| {
-        let login = Login {
-            num_users: users.len(),
-            username: entered.username,
-            users,
-            history,
-        };
+    let mut users = room.users().await;
+    if !users.contains(&entered.username) {
+        // Presence did not answer: the user is online all the same.
+        users.push(entered.username.clone());
+    }
+    let login = Login {
+        num_users: users.len(),
+        username: entered.username,
+        users,
+        history,
+    };
+    room.greet(s.id, || {
         reply(&s, ack, &Ack::Ok(&login));
         emit(&s, &ServerEvent::Login(login));
     });
@@ -114,6 +119,7 @@ async fn enter(
                 ));
             }
             room.enter(s.id, &username, Some(&format!("user:{id}")))
+                .await
         }
         Some(Identity::Guest { client_id }) => {
             match store.user_by_name(name).await {
@@ -132,14 +138,8 @@ async fn enter(
                 }
                 Err(error) => return Err(internal(&error)),
             }
-            room.enter(
-                s.id,
-                name,
-                client_id
-                    .as_deref()
-                    .map(|c| format!("guest:{c}"))
-                    .as_deref(),
-            )
+            let client_id = client_id.as_deref().map(|c| format!("guest:{c}"));
+            room.enter(s.id, name, client_id.as_deref()).await
         }
         None => Err(AckError::new(ErrorCode::NotJoined, "login required")),
     }
@@ -169,7 +169,7 @@ pub async fn new_message(
     };
     // Queued for the writer in the connection's order; the next event may
     // go while this one's batch commits.
-    let submitted = store.submit(item, publish(&room, s.id));
+    let submitted = store.submit(item, Some(s.id));
     turn.pass().await;
     let pending = match submitted {
         Ok(pending) => pending,
@@ -265,13 +265,8 @@ pub async fn typing(
         return;
     };
     match room.typing(s.id) {
-        Ok(told) => {
-            if let Some(username) = told {
-                room.broadcast(Some(s.id), &ServerEvent::Typing(UserTyping { username }));
-            }
-            // A client that asked for an answer gets one, told or coalesced.
-            reply(&s, ack, &Ack::Ok(()));
-        }
+        // A client that asked for an answer gets one, told or coalesced.
+        Ok(()) => reply(&s, ack, &Ack::Ok(())),
         Err(NotInRoom) => refuse(&s, ack, event::TYPING, not_joined()),
     }
 }
@@ -288,13 +283,7 @@ pub async fn stop_typing(
         return;
     };
     match room.stop_typing(s.id) {
-        Ok(told) => {
-            if let Some(username) = told {
-                let stopped = ServerEvent::StopTyping(UserTyping { username });
-                room.broadcast(Some(s.id), &stopped);
-            }
-            reply(&s, ack, &Ack::Ok(()));
-        }
+        Ok(()) => reply(&s, ack, &Ack::Ok(())),
         Err(NotInRoom) => refuse(&s, ack, event::STOP_TYPING, not_joined()),
     }
 }
@@ -313,7 +302,9 @@ pub async fn unknown_event(
     refuse(&s, ack, &name, error);
 }
 
-/// The connection closed: if it was its user's last, the others hear `user left`.
+/// The connection closed: if it was its user's last, the others hear `user
+/// left`; at once when it closed on purpose, after the grace period when it
+/// dropped (see [`crate::presence`]).
 pub async fn disconnect(
     s: SocketRef,
     State(room): State<Room>,
@@ -331,12 +322,28 @@ pub async fn disconnect(
     }
     let user = room.username(s.id);
     tracing::info!(socket = %s.id, user = user.as_deref().unwrap_or("-"), ?reason, "disconnected");
-    let Some(left) = room.leave(s.id) else { return };
+    let how = match reason {
+        // The client said goodbye, or the server closed it on purpose (a
+        // logout, a refusal, a frame it broke the protocol with).
+        DisconnectReason::ClientNSDisconnect
+        | DisconnectReason::ServerNSDisconnect
+        | DisconnectReason::PacketParsingError
+        | DisconnectReason::MultipleHttpPollingError => Leaving::AtOnce,
+        DisconnectReason::ClosingServer => Leaving::NodeStopping,
+        _ => Leaving::Dropped,
+    };
+    if let Some(left) = room.leave(s.id, how).await {
+        store_leave(&store, left).await;
+    }
+}
+
+/// Stores (and so tells everyone) that a user left.
+pub async fn store_leave(store: &Store, left: super::room::Left) {
     let item = NewItem::Left {
         username: left.username,
         num_users: left.num_users,
     };
-    match store.append_and_publish(item, publish(&room, s.id)).await {
+    match store.append(item, None).await {
         Ok(HistoryItem::Left(_)) => {}
         Ok(other) => tracing::error!(?other, "the store returned something else than the leave"),
         Err(error) => tracing::error!(%error, "could not store a leave"),
@@ -380,20 +387,6 @@ fn disconnect_flooding(s: &SocketRef) {
     if let Err(error) = s.clone().disconnect() {
         tracing::debug!(socket = %s.id, %error, "a flooding socket was already gone");
     }
-}
-
-/// Tells everyone in the room but `sender` about a stored item, as it is
-/// committed (so in id order).
-fn publish(room: &Room, sender: socketioxide::socket::Sid) -> Option<Publish> {
-    let room = room.clone();
-    Some(Box::new(move |item: &HistoryItem| {
-        let event = match item.clone() {
-            HistoryItem::Message(message) => ServerEvent::NewMessage(message),
-            HistoryItem::Joined(joined) => ServerEvent::UserJoined(joined),
-            HistoryItem::Left(left) => ServerEvent::UserLeft(left),
-        };
-        room.broadcast(Some(sender), &event);
-    }))
 }
 
 /// The name this connection entered under, or the refusal for events that

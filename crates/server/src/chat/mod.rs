@@ -1,6 +1,7 @@
 //! The Socket.IO side of the chat: the namespace's set-up, the handlers (one
-//! per event, in [`handlers`]), the room's presence ([`room`]), and what a
-//! client may send ([`limits`]) in which order ([`turn`]).
+//! per event, in [`handlers`]), the room they talk to ([`room`], over
+//! presence, the fan-out, [`typing`] and the relay), and what a client may
+//! send ([`limits`]) in which order ([`turn`]).
 //!
 //! Connections are authenticated in connect middleware: a login token (the
 //! handshake's `auth.token`, or the browser's cookie) is verified, by the
@@ -19,6 +20,7 @@ pub mod handlers;
 pub mod limits;
 pub mod room;
 pub mod turn;
+pub mod typing;
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -78,16 +80,7 @@ pub struct ChatSettings {
     pub trusted_proxies: crate::client_ip::TrustedProxies,
 }
 
-/// The Socket.IO room of one login's sockets, so logging out can find them.
-pub fn session_room(jti: &str) -> String {
-    format!("session:{jti}")
-}
-
-/// The Socket.IO room of all an account's sockets, so "log out everywhere"
-/// can find them.
-pub fn user_room(id: i64) -> String {
-    format!("user:{id}")
-}
+pub use crate::relay::{session_room, user_room};
 
 /// Why a connection was refused before it joined; the client receives the
 /// text in its `connect_error`.

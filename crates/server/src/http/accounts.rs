@@ -22,6 +22,7 @@ use super::throttle::Refused;
 use super::{Error, Result, json_body};
 use crate::AppState;
 use crate::auth::{self, Claims, Unidentified};
+use crate::relay::Signal;
 use crate::store::User;
 
 /// A hash to check wrong usernames against, so that an unknown name takes
@@ -236,7 +237,10 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result
                 .store
                 .revoke_session(&claims.jti, claims.expires_at())
                 .await?;
-            disconnect(&state, crate::chat::session_room(&claims.jti)).await;
+            disconnect(&state, crate::relay::session_room(&claims.jti)).await;
+            state.relay.send(Signal::EndSession {
+                jti: claims.jti.clone(),
+            });
             tracing::info!(user = %user.username, "logged out");
         }
         Err(Unidentified::Internal) => return Err(Error::Internal),
@@ -252,7 +256,8 @@ pub async fn logout_all(
     AuthUser { user, .. }: AuthUser,
 ) -> Result<Response> {
     state.store.end_all_sessions(user.id).await?;
-    disconnect(&state, crate::chat::user_room(user.id)).await;
+    disconnect(&state, crate::relay::user_room(user.id)).await;
+    state.relay.send(Signal::EndSessions { user_id: user.id });
     tracing::info!(user = %user.username, "logged out everywhere");
     Ok(logged_out(&state))
 }
@@ -266,12 +271,11 @@ fn logged_out(state: &AppState) -> Response {
         .into_response()
 }
 
-/// Disconnects the sockets in a Socket.IO room.
+/// Disconnects this node's sockets in a Socket.IO room (the relay tells
+/// the other nodes).
 async fn disconnect(state: &AppState, room: String) {
-    if let Some(io) = &state.io
-        && let Err(error) = io.to(room).disconnect().await
-    {
-        tracing::warn!(%error, "could not disconnect a logged-out session's sockets");
+    if let Some(io) = &state.io {
+        crate::relay::disconnect(io, room).await;
     }
 }
 

@@ -58,31 +58,51 @@ pub(crate) fn json_body<T>(body: std::result::Result<Json<T>, JsonRejection>) ->
 struct Health {
     /// "ok", or "unavailable" when the server cannot do its work.
     status: &'static str,
+    /// This node's id.
+    node: String,
     /// "ok", or "unreachable" when the database does not answer in time.
     database: &'static str,
+    /// "ok", "unreachable", or "off" for a single node without Redis.
+    redis: &'static str,
     #[serde(rename = "numUsers")]
     num_users: usize,
 }
 
-/// `GET /api/health`: 200 when the server and its database answer; 503
-/// when the database does not, so a load balancer can take the server out.
+/// `GET /api/health`: 200 when the node, its database and (in cluster
+/// mode) Redis answer; 503 when one does not, so a load balancer can take
+/// the node out.
 async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let database = state.store.ping().await;
+    let redis = async {
+        match &state.redis {
+            None => None,
+            Some(redis) => Some(
+                tokio::time::timeout(crate::cluster::REDIS_TIMEOUT, redis.ping())
+                    .await
+                    .map_err(|_| "timed out".to_owned())
+                    .and_then(|answer| answer.map_err(|e| e.to_string())),
+            ),
+        }
+    };
+    let (database, redis) = tokio::join!(state.store.ping(), redis);
     if let Err(error) = &database {
         tracing::warn!(%error, "health check: the database does not answer");
     }
-    let (status, code, database) = match database {
-        Ok(()) => ("ok", StatusCode::OK, "ok"),
-        Err(_) => (
-            "unavailable",
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unreachable",
-        ),
+    if let Some(Err(error)) = &redis {
+        tracing::warn!(%error, "health check: Redis does not answer");
+    }
+    let up = |ok: bool| if ok { "ok" } else { "unreachable" };
+    let healthy = database.is_ok() && !matches!(redis, Some(Err(_)));
+    let (status, code) = if healthy {
+        ("ok", StatusCode::OK)
+    } else {
+        ("unavailable", StatusCode::SERVICE_UNAVAILABLE)
     };
     let health = Health {
         status,
-        database,
-        num_users: state.room.num_users(),
+        node: state.node.to_string(),
+        database: up(database.is_ok()),
+        redis: redis.map_or("off", |r| up(r.is_ok())),
+        num_users: state.room.num_users().await.unwrap_or(0),
     };
     (code, Json(health))
 }

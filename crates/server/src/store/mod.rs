@@ -7,6 +7,12 @@
 //! into the next transaction, so the cost of a durable commit is shared by
 //! every message in it. An append returns only after its batch committed,
 //! with the id and time the database gave it.
+//!
+//! The store is the conversation's log: each committed batch is handed, in
+//! commit order, to its [`Sink`] (the feed, see [`crate::feed`]), which
+//! brings it to the listeners. On PostgreSQL, shared by several nodes,
+//! commit order is id order (see `sql::Ordering`) and every commit notifies
+//! the other nodes' feeds.
 
 #[cfg(any(test, feature = "bench-memory-store"))]
 mod memory;
@@ -17,6 +23,7 @@ mod sql;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use protocol::{
@@ -29,6 +36,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use tokio::sync::{mpsc, oneshot};
+
+pub use socketioxide::socket::Sid as Origin;
 
 /// Folds SQLite's write-ahead log into the database file and empties it
 /// (at open, after a process that did not close the store; and at close).
@@ -129,10 +138,36 @@ pub struct Store {
     recent: Option<Recent>,
     /// How long the database may take.
     timeouts: Timeouts,
+    /// Where committed batches go (see [`Store::deliver_to`]).
+    sink: SinkSlot,
+    /// The channel PostgreSQL commits notify (see [`Store::channel`]).
+    channel: Option<String>,
     /// The conversation in memory instead of the database: only in the
     /// benchmark's build (see `memory.rs`).
     #[cfg(feature = "bench-memory-store")]
     memory: memory::MemoryLog,
+}
+
+/// Where committed items go, once one is set.
+type SinkSlot = Arc<OnceLock<Arc<dyn Sink>>>;
+
+/// What hears of every committed batch, in commit order (the feed: see
+/// [`crate::feed`]). Called by the writer task: it must not block.
+pub trait Sink: Send + Sync + std::fmt::Debug + 'static {
+    /// A batch has its ids and is about to commit; `origins` says which
+    /// connection sent which of its items (those do not hear them again).
+    /// Anyone who reads the batch from the database reads it after this.
+    fn committing(&self, origins: &[(EventId, Origin)]) {
+        let _ = origins;
+    }
+
+    /// The batch committed: its items in id order, each with who sent it.
+    fn committed(&self, batch: &[(HistoryItem, Option<Origin>)]);
+
+    /// The batch told to [`Sink::committing`] did not commit.
+    fn aborted(&self, ids: &[EventId]) {
+        let _ = ids;
+    }
 }
 
 /// What the writer task writes to.
@@ -141,23 +176,57 @@ struct Writer {
     recent: Option<Recent>,
     /// The longest a batch may take to commit.
     commit_timeout: Duration,
+    sink: SinkSlot,
+    /// PostgreSQL's notification channel.
+    channel: Option<String>,
     #[cfg(feature = "bench-memory-store")]
     memory: memory::MemoryLog,
 }
 
 impl Writer {
-    /// Inserts a batch in one transaction; the ids in order.
+    /// Inserts a batch in one transaction; the ids in order. The sink hears
+    /// who sent what before the commit.
+    /// `told` gets the ids the sink was told about.
     async fn insert(
         &self,
-        items: &[&NewItem],
+        batch: &[Append],
         timestamp: Timestamp,
+        told: &std::sync::Mutex<Vec<EventId>>,
     ) -> Result<Vec<EventId>, sqlx::Error> {
+        let items: Vec<&NewItem> = batch.iter().map(|a| &a.item).collect();
+        let before_commit = |ids: &[EventId]| {
+            let Some(sink) = self.sink.get() else { return };
+            let origins: Vec<(EventId, Origin)> = ids
+                .iter()
+                .zip(batch)
+                .filter_map(|(id, append)| Some((*id, append.origin?)))
+                .collect();
+            if !origins.is_empty() {
+                sink.committing(&origins);
+                if let Ok(mut told) = told.lock() {
+                    told.extend(origins.iter().map(|(id, _)| *id));
+                }
+            }
+        };
         #[cfg(feature = "bench-memory-store")]
-        return Ok(self.memory.insert(items, timestamp));
+        {
+            let ids = self.memory.insert(&items, timestamp);
+            before_commit(&ids);
+            return Ok(ids);
+        }
         #[allow(unreachable_code)]
         match &self.db {
-            Db::Sqlite(pool) => sql::sqlite::insert_batch(pool, items, timestamp).await,
-            Db::Postgres(pool) => sql::postgres::insert_batch(pool, items, timestamp).await,
+            Db::Sqlite(pool) => {
+                sql::sqlite::insert_batch(pool, &items, timestamp, None, before_commit).await
+            }
+            Db::Postgres(pool) => {
+                let order = self.channel.as_deref().map(|channel| sql::Ordering {
+                    lock: sql::ORDER_LOCK,
+                    channel,
+                });
+                sql::postgres::insert_batch(pool, &items, timestamp, order.as_ref(), before_commit)
+                    .await
+            }
         }
     }
 }
@@ -168,11 +237,6 @@ enum Db {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
-
-/// What to do with an item once it is durable: called by the writer, in
-/// commit (that is, id) order, before the append returns. The room
-/// broadcasts here, so every listener hears the conversation in id order.
-pub type Publish = Box<dyn FnOnce(&HistoryItem) + Send>;
 
 /// An item submitted for the next commit (see [`Store::submit`]).
 #[derive(Debug)]
@@ -207,7 +271,8 @@ enum Job {
 
 struct Append {
     item: NewItem,
-    publish: Option<Publish>,
+    /// The connection that sent it.
+    origin: Option<Origin>,
     done: oneshot::Sender<Result<HistoryItem, StoreError>>,
 }
 
@@ -236,6 +301,7 @@ impl Store {
         // Reads share a pool; the writer has a connection of its own, so
         // a burst of reads (a thousand logins checked at once) never holds
         // up the commits everyone is waiting for.
+        let mut channel = None;
         let (db, writer_db) = match database_url {
             Some(url) if url.starts_with("postgres:") || url.starts_with("postgresql:") => {
                 // The server gives up on a statement that runs past the
@@ -254,6 +320,10 @@ impl Store {
                     .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect_with(options)
                     .await?;
+                let schema: String = sqlx::query_scalar(sql::CURRENT_SCHEMA)
+                    .fetch_one(&pool)
+                    .await?;
+                channel = Some(format!("chatroom_events_{schema}"));
                 (Db::Postgres(pool), Db::Postgres(writer))
             }
             _ => {
@@ -287,6 +357,8 @@ impl Store {
             appends,
             recent: None,
             timeouts,
+            sink: SinkSlot::default(),
+            channel,
             #[cfg(feature = "bench-memory-store")]
             memory: memory::MemoryLog::default(),
         };
@@ -298,6 +370,8 @@ impl Store {
             db: writer_db,
             recent: store.recent.clone(),
             commit_timeout: timeouts.commit,
+            sink: store.sink.clone(),
+            channel: store.channel.clone(),
             #[cfg(feature = "bench-memory-store")]
             memory: store.memory.clone(),
         };
@@ -342,25 +416,37 @@ impl Store {
         }
     }
 
-    /// Appends an item; returns it with its id and time once it is durable.
-    pub async fn append(&self, item: NewItem) -> Result<HistoryItem, StoreError> {
-        self.append_and_publish(item, None).await
+    /// Sends every committed batch to `sink` from now on (once: a second
+    /// sink is refused and returned).
+    pub fn deliver_to(&self, sink: Arc<dyn Sink>) -> Result<(), Arc<dyn Sink>> {
+        self.sink.set(sink)
     }
 
-    /// Appends an item and, once it is durable, hands it to `publish` in
-    /// commit order (see [`Publish`]); then returns it.
-    pub async fn append_and_publish(
+    /// The PostgreSQL channel every commit notifies with its last id (`None`
+    /// on SQLite).
+    pub fn channel(&self) -> Option<&str> {
+        self.channel.as_deref()
+    }
+
+    /// The connections to PostgreSQL are made with (`None` on SQLite): the
+    /// feed listens on one of its own.
+    pub fn postgres_options(&self) -> Option<PgConnectOptions> {
+        match &self.db {
+            Db::Postgres(pool) => Some(pool.connect_options().as_ref().clone()),
+            Db::Sqlite(_) => None,
+        }
+    }
+
+    /// Appends an item; returns it with its id and time once it is durable
+    /// (and, on a single node, delivered: see [`Sink`]).
+    pub async fn append(
         &self,
         item: NewItem,
-        publish: Option<Publish>,
+        origin: Option<Origin>,
     ) -> Result<HistoryItem, StoreError> {
         let (done, stored) = oneshot::channel();
         self.appends
-            .send(Job::Append(Append {
-                item,
-                publish,
-                done,
-            }))
+            .send(Job::Append(Append { item, origin, done }))
             .await
             .map_err(|_| StoreError::Closed)?;
         stored.await.map_err(|_| StoreError::Closed)?
@@ -369,19 +455,26 @@ impl Store {
     /// Queues an item for the next commit without waiting for room in the
     /// queue ([`StoreError::Busy`] when it is full), and returns what to
     /// await for the stored item. Items submitted one after another are
-    /// committed, and published, in that order.
-    pub fn submit(&self, item: NewItem, publish: Option<Publish>) -> Result<Pending, StoreError> {
+    /// committed, and delivered, in that order.
+    pub fn submit(&self, item: NewItem, origin: Option<Origin>) -> Result<Pending, StoreError> {
         let (done, stored) = oneshot::channel();
-        let job = Job::Append(Append {
-            item,
-            publish,
-            done,
-        });
+        let job = Job::Append(Append { item, origin, done });
         self.appends.try_send(job).map_err(|error| match error {
             mpsc::error::TrySendError::Full(_) => StoreError::Busy,
             mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
         })?;
         Ok(Pending(stored))
+    }
+
+    /// The newest item's id (0 when the conversation is empty): where a feed
+    /// starts.
+    pub async fn newest_id(&self) -> Result<EventId, StoreError> {
+        Ok(self
+            .before(EventId::MAX, 1)
+            .await?
+            .items
+            .last()
+            .map_or(0, HistoryItem::id))
     }
 
     /// Whether the database answers, within the read timeout.
@@ -536,17 +629,24 @@ async fn write_batches(writer: Writer, mut queue: mpsc::Receiver<Job>) {
 /// Commits a batch in one transaction and answers every append in it.
 async fn write_batch(writer: &Writer, batch: &mut Vec<Append>) {
     let timestamp = now_millis();
-    let items: Vec<&NewItem> = batch.iter().map(|a| &a.item).collect();
-    let inserted =
-        match tokio::time::timeout(writer.commit_timeout, writer.insert(&items, timestamp)).await {
-            Ok(inserted) => inserted.map_err(StoreError::from),
-            // Dropping the insert rolls its transaction back.
-            Err(_) => Err(StoreError::Timeout),
-        };
+    let told = std::sync::Mutex::new(Vec::new());
+    let insert = writer.insert(batch, timestamp, &told);
+    let inserted = match tokio::time::timeout(writer.commit_timeout, insert).await {
+        Ok(inserted) => inserted.map_err(StoreError::from),
+        // Dropping the insert rolls its transaction back.
+        Err(_) => Err(StoreError::Timeout),
+    };
     match inserted {
-        Ok(ids) => committed(batch, ids, timestamp, writer.recent.as_ref()),
+        Ok(ids) => committed(writer, batch, ids, timestamp),
         Err(error) => {
             tracing::error!(%error, items = batch.len(), "could not store a batch");
+            // The sink may have heard of ids that never committed.
+            let told = told.into_inner().unwrap_or_else(PoisonError::into_inner);
+            if let Some(sink) = writer.sink.get()
+                && !told.is_empty()
+            {
+                sink.aborted(&told);
+            }
             for append in batch.drain(..) {
                 let _ = append.done.send(Err(StoreError::Write(error.to_string())));
             }
@@ -554,24 +654,26 @@ async fn write_batch(writer: &Writer, batch: &mut Vec<Append>) {
     }
 }
 
-/// A batch is durable: publishes each item in order and answers its appender.
-fn committed(
-    batch: &mut Vec<Append>,
-    ids: Vec<EventId>,
-    timestamp: Timestamp,
-    recent: Option<&Recent>,
-) {
+/// A batch is durable: hands it to the sink in order and answers every
+/// appender.
+fn committed(writer: &Writer, batch: &mut Vec<Append>, ids: Vec<EventId>, timestamp: Timestamp) {
+    let mut done = Vec::with_capacity(batch.len());
+    let mut stored = Vec::with_capacity(batch.len());
     for (append, id) in batch.drain(..).zip(ids) {
-        let stored = stored_item(append.item, id, timestamp);
-        if let Some(recent) = recent {
-            recent.push(&stored);
+        let item = stored_item(append.item, id, timestamp);
+        if let Some(recent) = &writer.recent {
+            recent.push(&item);
         }
-        if let Some(publish) = append.publish {
-            publish(&stored);
-        }
+        stored.push((item, append.origin));
+        done.push(append.done);
+    }
+    if let Some(sink) = writer.sink.get() {
+        sink.committed(&stored);
+    }
+    for ((item, _), done) in stored.into_iter().zip(done) {
         // The appender may have gone (its client left); the item is stored
         // all the same.
-        let _ = append.done.send(Ok(stored));
+        let _ = done.send(Ok(item));
     }
 }
 

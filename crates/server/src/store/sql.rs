@@ -92,6 +92,40 @@ fn columns(item: &NewItem) -> (&'static str, &str, Option<&str>, Option<i64>) {
     }
 }
 
+/// How PostgreSQL keeps commit order equal to id order across nodes.
+///
+/// A sequence hands out ids in the order they are asked for, but
+/// transactions commit in any order: node 1 takes 41, node 2 takes 42, and
+/// 42 commits first. A node that read 42 and moved its cursor past it would
+/// never see 41. So every batch takes one transaction-scoped advisory lock
+/// before it draws its ids: the next batch draws only after this one has
+/// committed (or rolled back, leaving a gap nobody waits for), and anyone
+/// reading `id > cursor` sees the conversation without holes.
+#[derive(Debug, Clone, Copy)]
+pub struct Ordering<'a> {
+    /// The statement that takes the lock (`SELECT pg_advisory_xact_lock(…)`).
+    pub lock: &'a str,
+    /// The channel each commit notifies, with its last id.
+    pub channel: &'a str,
+}
+
+/// The ordering lock of the `events` table in the connection's schema:
+/// tests' schemas in one database do not wait for each other.
+pub const ORDER_LOCK: &str =
+    "SELECT pg_advisory_xact_lock(hashtext('chatroom.events:' || current_schema()))";
+
+/// The connection's schema (the notification channel is named after it).
+pub const CURRENT_SCHEMA: &str = "SELECT current_schema()::text";
+
+fn sorted_ids(ids: Vec<i64>) -> Result<Vec<EventId>, sqlx::Error> {
+    let mut ids = ids
+        .into_iter()
+        .map(|id| EventId::try_from(id).map_err(|e| sqlx::Error::Decode(Box::new(e))))
+        .collect::<Result<Vec<_>, _>>()?;
+    ids.sort_unstable();
+    Ok(ids)
+}
+
 fn rows_to_items(rows: Vec<Row>) -> Result<Vec<HistoryItem>, sqlx::Error> {
     rows.into_iter().map(Row::into_item).collect()
 }
@@ -109,6 +143,8 @@ macro_rules! backend {
                 pool: &$pool,
                 items: &[&NewItem],
                 ts: i64,
+                order: Option<&Ordering<'_>>,
+                before_commit: impl FnOnce(&[EventId]),
             ) -> Result<Vec<EventId>, sqlx::Error> {
                 let mut insert = sqlx::QueryBuilder::<$db>::new(INSERT_INTO);
                 insert.push_values(items, |mut row, item| {
@@ -121,13 +157,24 @@ macro_rules! backend {
                 });
                 insert.push(" RETURNING id");
                 let mut tx = pool.begin().await?;
+                // Ids drawn under the lock are committed in their order (see
+                // `Ordering`); the notification goes out with the commit.
+                if let Some(order) = order {
+                    sqlx::query(order.lock).execute(&mut *tx).await?;
+                }
                 let ids: Vec<i64> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
+                let ids = sorted_ids(ids)?;
+                before_commit(&ids);
+                if let Some(order) = order
+                    && let Some(last) = ids.last()
+                {
+                    sqlx::query("SELECT pg_notify($1, $2)")
+                        .bind(order.channel)
+                        .bind(last.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 tx.commit().await?;
-                let mut ids = ids
-                    .into_iter()
-                    .map(|id| EventId::try_from(id).map_err(|e| sqlx::Error::Decode(Box::new(e))))
-                    .collect::<Result<Vec<_>, _>>()?;
-                ids.sort_unstable();
                 Ok(ids)
             }
 

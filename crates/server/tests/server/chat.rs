@@ -139,7 +139,7 @@ async fn leaving_is_announced_with_the_new_count_only_for_users_who_joined() {
         panic!("expected carol to leave");
     };
     assert_eq!((left.username.as_str(), left.num_users), ("carol", 1));
-    assert_eq!(app.state.room.num_users(), 1);
+    assert_eq!(app.state.room.num_users().await.unwrap(), 1);
 }
 
 #[tokio::test]

@@ -43,7 +43,7 @@ async fn add_user_sent_the_moment_the_connection_is_up_is_answered() {
         keep.push(client);
     }
     assert_eq!(entered, CLIENTS);
-    assert_eq!(app.state.room.num_users(), CLIENTS);
+    assert_eq!(app.state.room.num_users().await.unwrap(), CLIENTS);
 }
 
 #[tokio::test]

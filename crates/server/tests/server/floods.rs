@@ -284,11 +284,15 @@ async fn a_guest_gone_while_entering_does_not_stay_online() {
 
     // The entry completes and the disconnect after it takes the guest out.
     let deadline = tokio::time::Instant::now() + WAIT;
-    while app.state.room.num_users() != 0 && tokio::time::Instant::now() < deadline {
+    while app.state.room.num_users().await.unwrap() != 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(app.state.room.num_users(), 0, "the ghost stayed online");
+    assert_eq!(
+        app.state.room.num_users().await.unwrap(),
+        0,
+        "the ghost stayed online"
+    );
     let history = app.state.store.after(0, 10).await.unwrap();
     let kinds: Vec<&str> = history
         .items

@@ -34,7 +34,7 @@ use sio_client::native::NativeClient;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::support::{TestApp, WAIT, next, spawn_app};
+use crate::support::{TestApp, WAIT, next, spawn_app, spawn_app_without_grace};
 
 type Raw = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -189,7 +189,9 @@ fn arbitrary_frames_never_take_the_room_down() {
         // fails that case, not every later one (which would also make
         // shrinking end at an empty case).
         runtime.block_on(async {
-            let app = spawn_app().await;
+            // A dropped connection's user leaves at once: the check after
+            // the case counts who is online.
+            let app = spawn_app_without_grace().await;
             let (mut alice, _) = app.join("alice").await;
             let (bob, _) = app.join("bob").await;
             assert!(matches!(next(&mut alice).await, ServerEvent::UserJoined(_)));
@@ -243,11 +245,11 @@ async fn room_is_intact(
 ) -> Result<(), TestCaseError> {
     let panics = PANICS.load(Ordering::SeqCst);
     let deadline = tokio::time::Instant::now() + WAIT;
-    while app.state.room.num_users() != 2 {
+    while app.state.room.num_users().await.unwrap() != 2 {
         if tokio::time::Instant::now() > deadline {
             return Err(TestCaseError::fail(format!(
                 "{} users online after the fuzzing connection closed; alice and bob are 2",
-                app.state.room.num_users()
+                app.state.room.num_users().await.unwrap()
             )));
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -294,7 +296,7 @@ async fn typing_with_an_ack_id_is_answered() {
 /// for socketioxide, so nobody waited for the answer) and then closed.
 #[tokio::test]
 async fn a_guest_who_leaves_while_entering_is_not_left_online() {
-    let app = spawn_app().await;
+    let app = spawn_app_without_grace().await;
     let (mut alice, _) = app.join("alice").await;
     let (bob, _) = app.join("bob").await;
     next(&mut alice).await;
@@ -310,7 +312,11 @@ async fn a_guest_who_leaves_while_entering_is_not_left_online() {
     let Ack::Ok(_) = bob.request(&NewMessage("later".into())).await.unwrap() else {
         panic!("bob's second message was refused");
     };
-    assert_eq!(app.state.room.num_users(), 2, "guests left online");
+    assert_eq!(
+        app.state.room.num_users().await.unwrap(),
+        2,
+        "guests left online"
+    );
 }
 
 /// A raw Socket.IO connection that keeps count of the answers it is owed.

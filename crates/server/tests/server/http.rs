@@ -31,9 +31,13 @@ async fn health_reports_the_users_online() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.unwrap();
+    let node = app.state.node.to_string();
+    assert!(!node.is_empty());
     assert_eq!(
         body,
-        serde_json::json!({ "status": "ok", "database": "ok", "numUsers": 1 })
+        serde_json::json!({
+            "status": "ok", "node": node, "database": "ok", "redis": "off", "numUsers": 1
+        })
     );
 }
 
@@ -48,7 +52,10 @@ async fn health_is_503_when_the_database_does_not_answer() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(
         body,
-        serde_json::json!({ "status": "unavailable", "database": "unreachable", "numUsers": 0 })
+        serde_json::json!({
+            "status": "unavailable", "node": app.state.node.to_string(),
+            "database": "unreachable", "redis": "off", "numUsers": 0
+        })
     );
 }
 

@@ -37,7 +37,7 @@ async fn events_before_add_user_are_refused() {
         assert_eq!(error.message, "enter the room with add user first");
     }
     assert!(client.is_open());
-    assert_eq!(app.state.room.num_users(), 0);
+    assert_eq!(app.state.room.num_users().await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -84,7 +84,11 @@ async fn bad_names_are_refused_with_reasons() {
             "{args:?}"
         );
     }
-    assert_eq!(app.state.room.num_users(), 0, "nothing changed");
+    assert_eq!(
+        app.state.room.num_users().await.unwrap(),
+        0,
+        "nothing changed"
+    );
     // The connection survived all of it and can still enter.
     crate::support::enter(&mut client, "fine").await;
 }
@@ -118,7 +122,7 @@ async fn a_second_add_user_is_refused() {
         error.message,
         "this connection is already in the room as “alice”"
     );
-    assert_eq!(app.state.room.num_users(), 1);
+    assert_eq!(app.state.room.num_users().await.unwrap(), 1);
 }
 
 #[tokio::test]
@@ -198,7 +202,15 @@ async fn an_oversized_frame_closes_only_that_connection() {
     assert!(matches!(next(&mut bob).await, ServerEvent::NewMessage(m) if m.message == "still up"));
 }
 
-/// A server whose transport refuses payloads over 4 KiB.
+/// A server whose transport refuses payloads over 4 KiB (and whose users
+/// leave as soon as their connection breaks).
 async fn spawn_app_small() -> crate::support::TestApp {
-    crate::support::spawn_app_with(&["--allow-guests", "--max-payload", "4096"]).await
+    crate::support::spawn_app_with(&[
+        "--allow-guests",
+        "--max-payload",
+        "4096",
+        "--presence-grace-secs",
+        "0",
+    ])
+    .await
 }

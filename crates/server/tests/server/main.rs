@@ -7,6 +7,7 @@
 
 mod accounts;
 mod chat;
+mod cluster;
 mod connect;
 mod connections;
 mod floods;
@@ -16,6 +17,7 @@ mod history;
 mod http;
 mod input;
 mod names;
+mod nodes;
 mod security;
 mod sessions;
 mod slow;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use protocol::{EventId, HistoryItem};
-use server::store::{NewItem, Publish, Retention, Store};
+use server::store::{NewItem, Origin, Retention, Sink, Store};
 
 use crate::support::PostgresSchema;
 
@@ -73,18 +73,24 @@ fn ids(items: &[HistoryItem]) -> Vec<EventId> {
 on_both!(append_and_read_back);
 async fn append_and_read_back(store: &Store) {
     let joined = store
-        .append(NewItem::Joined {
-            username: "alice".into(),
-            num_users: 1,
-        })
+        .append(
+            NewItem::Joined {
+                username: "alice".into(),
+                num_users: 1,
+            },
+            None,
+        )
         .await
         .unwrap();
-    let said = store.append(message(1)).await.unwrap();
+    let said = store.append(message(1), None).await.unwrap();
     let left = store
-        .append(NewItem::Left {
-            username: "alice".into(),
-            num_users: 0,
-        })
+        .append(
+            NewItem::Left {
+                username: "alice".into(),
+                num_users: 0,
+            },
+            None,
+        )
         .await
         .unwrap();
     assert!(joined.id() < said.id() && said.id() < left.id());
@@ -105,7 +111,7 @@ on_both!(pages_have_exact_boundaries);
 async fn pages_have_exact_boundaries(store: &Store) {
     let mut all = Vec::new();
     for i in 0..7 {
-        all.push(store.append(message(i)).await.unwrap().id());
+        all.push(store.append(message(i), None).await.unwrap().id());
     }
     let recent = store.recent(3).await.unwrap();
     assert_eq!((ids(&recent.items), recent.more), (all[4..].to_vec(), true));
@@ -133,7 +139,13 @@ async fn concurrent_writers_get_unique_increasing_ids(store: &Store) {
         tokio::spawn(async move {
             let mut mine = Vec::new();
             for i in 0..EACH {
-                mine.push(store.append(message(w * EACH + i)).await.unwrap().id());
+                mine.push(
+                    store
+                        .append(message(w * EACH + i), None)
+                        .await
+                        .unwrap()
+                        .id(),
+                );
             }
             mine
         })
@@ -171,30 +183,49 @@ on_both!(committed_items_are_published_in_order_before_their_appends_return);
 async fn committed_items_are_published_in_order_before_their_appends_return(store: &Store) {
     const WRITERS: usize = 20;
     const EACH: usize = 10;
-    let published = Arc::new(Mutex::new(Vec::new()));
+    /// Records what it hears: who sent what before each commit, and the
+    /// committed ids.
+    #[derive(Debug, Default)]
+    struct Recorder {
+        origins: Mutex<Vec<(EventId, Origin)>>,
+        committed: Mutex<Vec<(EventId, Option<Origin>)>>,
+    }
+    impl Sink for Recorder {
+        fn committing(&self, origins: &[(EventId, Origin)]) {
+            self.origins.lock().unwrap().extend_from_slice(origins);
+        }
+        fn committed(&self, batch: &[(HistoryItem, Option<Origin>)]) {
+            let mut committed = self.committed.lock().unwrap();
+            committed.extend(batch.iter().map(|(item, origin)| (item.id(), *origin)));
+        }
+    }
+    let recorder = Arc::new(Recorder::default());
+    assert!(store.deliver_to(recorder.clone()).is_ok());
+    assert!(store.deliver_to(recorder.clone()).is_err(), "one sink");
     let writers = (0..WRITERS).map(|w| {
-        let (store, published) = (store.clone(), published.clone());
+        let (store, recorder) = (store.clone(), recorder.clone());
         tokio::spawn(async move {
             let mut mine = Vec::new();
             for i in 0..EACH {
-                // Every other writer appends items nobody hears of.
-                let heard = w % 2 == 0;
-                let publish: Option<Publish> = heard.then(|| {
-                    let published = published.clone();
-                    Box::new(move |item: &HistoryItem| published.lock().unwrap().push(item.id()))
-                        as Publish
-                });
-                let stored = store
-                    .append_and_publish(message(w * EACH + i), publish)
-                    .await
-                    .unwrap();
-                if heard {
+                // Every other writer's items have a sender.
+                let origin = (w % 2 == 0).then(socketioxide::socket::Sid::new);
+                let stored = store.append(message(w * EACH + i), origin).await.unwrap();
+                let committed = recorder.committed.lock().unwrap().clone();
+                assert!(
+                    committed.contains(&(stored.id(), origin)),
+                    "handed over, with its sender, before the append returned"
+                );
+                if let Some(origin) = origin {
                     assert!(
-                        published.lock().unwrap().contains(&stored.id()),
-                        "published before the append returned"
+                        recorder
+                            .origins
+                            .lock()
+                            .unwrap()
+                            .contains(&(stored.id(), origin)),
+                        "its sender told before the commit"
                     );
-                    mine.push(stored.id());
                 }
+                mine.push(stored.id());
             }
             mine
         })
@@ -205,16 +236,22 @@ async fn committed_items_are_published_in_order_before_their_appends_return(stor
         .flat_map(Result::unwrap)
         .collect();
     expected.sort_unstable();
-    assert_eq!(expected.len(), WRITERS / 2 * EACH);
-    let published = published.lock().unwrap().clone();
-    assert_eq!(published, expected, "each once, in id order");
+    assert_eq!(expected.len(), WRITERS * EACH);
+    let committed: Vec<EventId> = recorder
+        .committed
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|c| c.0)
+        .collect();
+    assert_eq!(committed, expected, "each once, in id order");
 }
 
 on_both!(retention_keeps_the_newest);
 
 /// Retention deletes a large backlog in chunks (of 1,000), all of it.
 async fn retention_deletes_a_backlog_in_chunks(store: &Store) {
-    join_all((0..2_600).map(|i| store.append(message(i))))
+    join_all((0..2_600).map(|i| store.append(message(i), None)))
         .await
         .into_iter()
         .collect::<Result<Vec<_>, _>>()
@@ -238,7 +275,7 @@ async fn retention_deletes_a_backlog_in_chunks(store: &Store) {
 on_both!(retention_deletes_a_backlog_in_chunks);
 async fn retention_keeps_the_newest(store: &Store) {
     for i in 0..10 {
-        store.append(message(i)).await.unwrap();
+        store.append(message(i), None).await.unwrap();
     }
     let before = store.recent(100).await.unwrap();
     let deleted = store
@@ -267,7 +304,7 @@ async fn retention_keeps_the_newest(store: &Store) {
     assert_eq!(store.prune(none).await.unwrap(), 4);
     assert!(store.recent(10).await.unwrap().items.is_empty());
     // Ids are never reused after a purge.
-    let next = store.append(message(99)).await.unwrap();
+    let next = store.append(message(99), None).await.unwrap();
     assert!(next.id() > after.items.last().unwrap().id());
 }
 
@@ -283,7 +320,7 @@ async fn sqlite_log_is_folded_in_on_open_and_close() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(None, dir.path()).await.unwrap();
     for i in 0..50 {
-        store.append(message(i)).await.unwrap();
+        store.append(message(i), None).await.unwrap();
     }
     assert!(wal_len(dir.path()) > 0, "commits go to the log first");
 
@@ -291,11 +328,11 @@ async fn sqlite_log_is_folded_in_on_open_and_close() {
     let reopened = Store::open(None, dir.path()).await.unwrap();
     assert_eq!(wal_len(dir.path()), 0, "opening folds a leftover log in");
     assert_eq!(reopened.recent(100).await.unwrap().items.len(), 50);
-    reopened.append(message(50)).await.unwrap();
+    reopened.append(message(50), None).await.unwrap();
 
     store.close().await;
     assert_eq!(wal_len(dir.path()), 0, "closing folds the log in");
-    reopened.append(message(51)).await.unwrap();
+    reopened.append(message(51), None).await.unwrap();
     assert!(wal_len(dir.path()) > 0, "the other store still writes");
     reopened.close().await;
     assert_eq!(wal_len(dir.path()), 0, "closing the last store folds it in");

@@ -114,6 +114,18 @@ pub const UNLIMITED: &[&str] = &[
     "0",
 ];
 
+/// Turns the presence grace period off: a dropped connection's user leaves
+/// at once, for tests of what a broken connection leaves behind.
+pub const NO_GRACE: &[&str] = &["--presence-grace-secs", "0"];
+
+/// [`spawn_app`] with [`NO_GRACE`].
+pub async fn spawn_app_without_grace() -> TestApp {
+    let mut flags = vec!["--allow-guests"];
+    flags.extend_from_slice(UNLIMITED);
+    flags.extend_from_slice(NO_GRACE);
+    spawn_app_with(&flags).await
+}
+
 /// Starts a server on a free port with its own, empty room and store, open
 /// to guests (the chat protocol's tests connect as the demo's clients do),
 /// without rate limits (see [`UNLIMITED`]).
@@ -131,6 +143,13 @@ pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
 
 /// Starts a server on an existing data directory (as after a restart).
 pub async fn spawn_app_on(data: Arc<tempfile::TempDir>, flags: &[&str]) -> TestApp {
+    // `TEST_LOG=server=debug cargo test …` shows the servers' logs.
+    if let Ok(filter) = std::env::var("TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    }
     let site_root = std::env::temp_dir().join("chatroom-test-site");
     std::fs::create_dir_all(&site_root).expect("creating the site root");
     let mut args = vec![
