@@ -46,6 +46,9 @@ export class Server {
     const env: NodeJS.ProcessEnv = { ...process.env, LEPTOS_SITE_ROOT: siteRoot, RUST_LOG: "info", NO_COLOR: "1" };
     // The test's own SQLite file, whatever the shell running the tests says.
     delete env.DATABASE_URL;
+    // A single node unless the flags say otherwise.
+    delete env.REDIS_URL;
+    delete env.CHATROOM_JWT_SECRET;
     Object.assign(env, this.extraEnv);
     const child = spawn(serverBin, ["--addr", addr, "--data-dir", this.dataDir, ...this.extraArgs], {
       env,
