@@ -99,28 +99,41 @@ impl Drop for Cluster {
     }
 }
 
-/// A node as a process of its own (so a test can kill it), or any server
-/// binary run with `flags`.
+/// A server as a process of its own (so a test can kill it): a node of a
+/// cluster, or a single server.
 pub struct NodeProcess {
     child: tokio::process::Child,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
-    _data: tempfile::TempDir,
+    /// Its data directory, when it is the process's own.
+    _data: Option<tempfile::TempDir>,
 }
 
 impl NodeProcess {
     /// Starts `target/…/server` with `flags` (and a data directory and site
     /// root of its own) and waits until it listens.
     pub async fn start(flags: &[String]) -> Self {
-        use tokio::io::{AsyncBufReadExt, BufReader};
         let data = tempfile::tempdir().expect("a data directory");
+        let mut node = Self::start_in(data.path(), data.path(), flags).await;
+        node._data = Some(data);
+        node
+    }
+
+    /// Starts `target/…/server` with `flags` on the data directory `data`
+    /// (kept across restarts), serving `site`, and waits until it listens.
+    pub async fn start_in(
+        data: &std::path::Path,
+        site: &std::path::Path,
+        flags: &[String],
+    ) -> Self {
+        use tokio::io::{AsyncBufReadExt, BufReader};
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
             .args(["--addr", "127.0.0.1:0"])
             .args(flags)
             .arg("--data-dir")
-            .arg(data.path())
+            .arg(data)
             .arg("--site-root")
-            .arg(data.path())
+            .arg(site)
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "info")
             // Only what the flags say.
@@ -147,13 +160,13 @@ impl NodeProcess {
         Self {
             child,
             url,
-            _data: data,
+            _data: None,
         }
     }
 
-    /// Kills the process with SIGKILL, as a crash would.
+    /// Kills the process with SIGKILL, as a crash would, and waits for it.
     pub async fn kill(&mut self) {
-        self.child.kill().await.expect("killing the node");
+        self.child.kill().await.expect("killing the server");
     }
 }
 
