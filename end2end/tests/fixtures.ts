@@ -9,8 +9,10 @@ import {
   type Page,
   type TestInfo,
 } from "@playwright/test";
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,14 +31,25 @@ export class Server {
   private child?: ChildProcess;
   private output: string[] = [];
 
-  /** `extraArgs` go to every start (say, `--allow-guests`). */
-  constructor(private readonly extraArgs: string[] = []) {}
+  /**
+   * `extraArgs` go to every start (say, `--allow-guests`); `extraEnv` is
+   * added to its environment (secrets belong there, not on a command line
+   * every process can read).
+   */
+  constructor(
+    private readonly extraArgs: string[] = [],
+    private readonly extraEnv: NodeJS.ProcessEnv = {},
+  ) {}
 
   /** Starts the server on `addr` (port 0: any free port) and waits until it listens. */
   async start(addr = "127.0.0.1:0"): Promise<void> {
     const env: NodeJS.ProcessEnv = { ...process.env, LEPTOS_SITE_ROOT: siteRoot, RUST_LOG: "info", NO_COLOR: "1" };
     // The test's own SQLite file, whatever the shell running the tests says.
     delete env.DATABASE_URL;
+    // A single node unless the flags say otherwise.
+    delete env.REDIS_URL;
+    delete env.CHATROOM_JWT_SECRET;
+    Object.assign(env, this.extraEnv);
     const child = spawn(serverBin, ["--addr", addr, "--data-dir", this.dataDir, ...this.extraArgs], {
       env,
       stdio: ["ignore", "pipe", "pipe"],
@@ -119,6 +132,200 @@ export function serverFixture(extraArgs: string[] = []) {
   };
 }
 
+/** Where the machine's PostgreSQL and Redis are (see the README). */
+const POSTGRES = { host: "127.0.0.1", port: "5432", user: "postgres", database: "test" };
+const REDIS = { host: "127.0.0.1", port: "6379" };
+/** HAProxy's configuration in the repository; its node lines are replaced. */
+const haproxyConfig = path.join(repo, "deploy", "haproxy.cfg");
+const NODE_LINES = /^([ \t]*# BEGIN nodes[ \t]*\n)(?:[^\n]*\n)*?([ \t]*# END nodes[ \t]*)$/m;
+
+/**
+ * Several Chatroom nodes in cluster mode behind HAProxy, as
+ * `scripts/cluster` runs them, but private to one test: a PostgreSQL schema
+ * of its own (in the database `test`), a Redis key prefix of its own, a
+ * secret of its own, and every port chosen by the OS.
+ */
+export class Cluster {
+  /** The PostgreSQL schema holding this cluster's tables (dropped by `remove()`). */
+  readonly schema = `e2e_cluster_${randomBytes(6).toString("hex")}`;
+  /** Every Redis key and channel of this cluster starts with `<redisPrefix>:`. */
+  readonly redisPrefix = `e2e-cluster-${randomBytes(6).toString("hex")}`;
+  /** The nodes, in the order started: `nodes[0]` is node1. */
+  readonly nodes: Server[] = [];
+  /** HAProxy's address: what users of the cluster open. */
+  url = "";
+  /** HAProxy's configuration, rendered for these nodes, lives here. */
+  private readonly dir = mkdtempSync(path.join(os.tmpdir(), "chatroom-e2e-haproxy-"));
+  private haproxy?: ChildProcess;
+  private haproxyOutput: string[] = [];
+
+  /** `size` nodes, each started with `extraArgs` too. */
+  constructor(
+    private readonly size = 2,
+    private readonly extraArgs: string[] = [],
+  ) {}
+
+  /** The URL every node is given: the shared database, inside this cluster's schema. */
+  get databaseUrl(): string {
+    const { user, host, port, database } = POSTGRES;
+    return `postgres://${user}@${host}:${port}/${database}?options=-c%20search_path%3D${this.schema}`;
+  }
+
+  /** Creates the schema, starts the nodes one after another, then HAProxy in front of them. */
+  async start(): Promise<void> {
+    psql(`CREATE SCHEMA ${this.schema}`);
+    // One secret for all: a login made on one node is good on every other.
+    const secret = randomBytes(32).toString("hex");
+    for (let i = 1; i <= this.size; i++) {
+      const node = new Server(
+        [
+          "--database-url",
+          this.databaseUrl,
+          "--redis-url",
+          `redis://${REDIS.host}:${REDIS.port}`,
+          "--redis-prefix",
+          this.redisPrefix,
+          "--node-id",
+          `node${i}`,
+          "--trusted-proxies",
+          "127.0.0.1",
+          ...this.extraArgs,
+        ],
+        { CHATROOM_JWT_SECRET: secret },
+      );
+      this.nodes.push(node);
+      // One at a time: the first creates the tables in the empty schema.
+      await node.start();
+    }
+    await this.startHaproxy();
+  }
+
+  /** deploy/haproxy.cfg with its node lines naming this cluster's nodes. */
+  renderHaproxyConfig(): string {
+    const servers = this.nodes
+      .map((node, i) => `    server node${i + 1} ${new URL(node.url).host} cookie node${i + 1}\n`)
+      .join("");
+    const config = readFileSync(haproxyConfig, "utf8");
+    if (!NODE_LINES.test(config)) throw new Error(`${haproxyConfig} has no "# BEGIN nodes" … "# END nodes" block`);
+    return config.replace(NODE_LINES, (_, begin: string, end: string) => begin + servers + end);
+  }
+
+  private async startHaproxy(): Promise<void> {
+    const config = path.join(this.dir, "haproxy.cfg");
+    writeFileSync(config, this.renderHaproxyConfig());
+    // HAProxy cannot tell which port it got for port 0, so the OS names a
+    // free one first; another process may take it meanwhile, hence the retries.
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const child = spawn("haproxy", ["-f", config, "-db"], {
+        env: { ...process.env, CHATROOM_LB_ADDR: `127.0.0.1:${port}` },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      this.haproxy = child;
+      for (const stream of [child.stdout!, child.stderr!]) {
+        stream.on("data", (chunk: Buffer) => this.haproxyOutput.push(chunk.toString()));
+      }
+      const url = `http://127.0.0.1:${port}`;
+      if (await answers(`${url}/api/health`, child)) {
+        this.url = url;
+        return;
+      }
+      await this.stopHaproxy();
+      if (attempt === 3) throw new Error(`HAProxy did not answer on ${url}; its output:\n${this.haproxyOutput.join("")}`);
+    }
+  }
+
+  private async stopHaproxy(): Promise<void> {
+    const child = this.haproxy;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    await exited;
+  }
+
+  /** What HAProxy and every node wrote so far. */
+  logs(): string {
+    const nodes = this.nodes.map((node, i) => `==== node${i + 1} (${node.url})\n${node.logs()}`);
+    return [...nodes, `==== HAProxy (${this.url})\n${this.haproxyOutput.join("")}`].join("\n");
+  }
+
+  /** Stops HAProxy and the nodes; drops the schema and deletes the Redis keys. */
+  async remove(): Promise<void> {
+    await this.stopHaproxy();
+    await Promise.all(this.nodes.map((node) => node.remove()));
+    rmSync(this.dir, { recursive: true, force: true });
+    psql(`DROP SCHEMA IF EXISTS ${this.schema} CASCADE`);
+    const keys = execFileSync(
+      "redis-cli",
+      ["-h", REDIS.host, "-p", REDIS.port, "--scan", "--pattern", `${this.redisPrefix}:*`],
+      { encoding: "utf8" },
+    )
+      .split("\n")
+      .filter(Boolean);
+    for (let i = 0; i < keys.length; i += 500) {
+      execFileSync("redis-cli", ["-h", REDIS.host, "-p", REDIS.port, "DEL", ...keys.slice(i, i + 500)]);
+    }
+  }
+}
+
+/** Runs one SQL statement on the test database as the superuser. */
+function psql(sql: string): void {
+  const { host, port, user, database } = POSTGRES;
+  execFileSync("psql", ["-q", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", port, "-U", user, "-d", database, "-c", sql], {
+    // Not the notices a DROP … CASCADE prints for every table.
+    env: { ...process.env, PGOPTIONS: "-c client_min_messages=warning" },
+  });
+}
+
+/** A port the OS says is free now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Whether `url` answers 200 within 10 s, while `child` (what serves it) runs. */
+async function answers(url: string, child: ChildProcess): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null || child.signalCode !== null) return false;
+    try {
+      if ((await fetch(url)).status === 200) return true;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
+/**
+ * A fixture giving each test a cluster of its own (`size` nodes started
+ * with `extraArgs`, HAProxy in front); the output of every node and of
+ * HAProxy is attached to the test when it fails.
+ */
+export function clusterFixture(size = 2, extraArgs: string[] = []) {
+  return async ({}, use: (cluster: Cluster) => Promise<void>, testInfo: TestInfo): Promise<void> => {
+    const cluster = new Cluster(size, extraArgs);
+    try {
+      await cluster.start();
+      await use(cluster);
+    } finally {
+      await cluster.remove();
+      if (testInfo.status !== testInfo.expectedStatus) {
+        await testInfo.attach("cluster output", { body: cluster.logs(), contentType: "text/plain" });
+      }
+    }
+  };
+}
+
+/** Size and time zone of a browser context's window. */
+type PageOptions = { width?: number; height?: number; timezoneId?: string };
+
 type Fixtures = {
   server: Server;
   /**
@@ -126,28 +333,59 @@ type Fixtures = {
    * cookies and storage) and waits for hydration. Errors logged by any page
    * of that context fail the test.
    */
-  openPage: (options?: { width?: number; height?: number; timezoneId?: string }) => Promise<Page>;
+  openPage: (options?: PageOptions) => Promise<Page>;
 };
+
+/**
+ * Runs `use` with a function that opens a URL in a new browser context
+ * and waits for hydration; afterwards closes the contexts and fails the
+ * test if any of their pages logged an error.
+ */
+async function withContexts(
+  browser: Browser,
+  use: (open: (url: string, options?: PageOptions) => Promise<Page>) => Promise<void>,
+): Promise<void> {
+  const contexts: BrowserContext[] = [];
+  const errors: string[] = [];
+  await use(async (url, { width = 1100, height = 700, timezoneId } = {}) => {
+    const options: BrowserContextOptions = { viewport: { width, height } };
+    if (timezoneId) options.timezoneId = timezoneId;
+    const context = await browser.newContext(options);
+    contexts.push(context);
+    // Every page of the context, including tabs the test opens later.
+    context.on("page", (page) => watchErrors(page, errors));
+    const page = await context.newPage();
+    await gotoHydrated(page, url);
+    return page;
+  });
+  for (const context of contexts) await context.close();
+  expect(errors, "errors logged by the pages").toEqual([]);
+}
 
 export const test = base.extend<Fixtures>({
   server: serverFixture(),
 
   openPage: async ({ browser, server }, use) => {
-    const contexts: BrowserContext[] = [];
-    const errors: string[] = [];
-    await use(async ({ width = 1100, height = 700, timezoneId } = {}) => {
-      const options: BrowserContextOptions = { viewport: { width, height } };
-      if (timezoneId) options.timezoneId = timezoneId;
-      const context = await browser.newContext(options);
-      contexts.push(context);
-      // Every page of the context, including tabs the test opens later.
-      context.on("page", (page) => watchErrors(page, errors));
-      const page = await context.newPage();
-      await gotoHydrated(page, server.url);
-      return page;
-    });
-    for (const context of contexts) await context.close();
-    expect(errors, "errors logged by the pages").toEqual([]);
+    await withContexts(browser, (open) => use((options) => open(server.url, options)));
+  },
+});
+
+type ClusterFixtures = {
+  /** Two nodes open to guests (the demo's clients), behind HAProxy. */
+  cluster: Cluster;
+  /**
+   * Opens the room at `url` (HAProxy's, or one node's) in a new browser
+   * context, as `openPage` does.
+   */
+  openPageAt: (url: string, options?: PageOptions) => Promise<Page>;
+};
+
+/** Fixtures for tests of several nodes: no single server, a cluster instead. */
+export const clusterTest = base.extend<ClusterFixtures>({
+  cluster: clusterFixture(2, ["--allow-guests"]),
+
+  openPageAt: async ({ browser }, use) => {
+    await withContexts(browser, use);
   },
 });
 
@@ -197,7 +435,7 @@ export async function logIn(page: Page, name: string): Promise<void> {
 }
 
 /** Registers `name` through the API; returns its login token (for non-browser clients). */
-export async function registerToken(server: Server, name: string): Promise<string> {
+export async function registerToken(server: { url: string }, name: string): Promise<string> {
   const response = await fetch(`${server.url}/api/register`, {
     method: "POST",
     headers: { "content-type": "application/json" },

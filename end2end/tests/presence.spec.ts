@@ -1,6 +1,13 @@
 // Who is online: joins and leaves reach everyone, tabs of one browser are one
-// user, and a taken name is refused with the server's reason.
-import { test, expect, enterRoom, gotoHydrated } from "./fixtures";
+// user, a reload is not a leave, and a taken name is refused with the
+// server's reason.
+import { test as base, expect, enterRoom, gotoHydrated, say, serverFixture, type Server } from "./fixtures";
+
+// A closed page leaves after the presence grace period: 1 s here rather
+// than the default 15 s, so the tests need not wait for it.
+const test = base.extend<{ server: Server }>({ server: serverFixture(["--presence-grace-secs", "1"]) });
+// The default grace period, for the reload.
+const defaultGrace = base;
 
 test("a third user sees the others join and one leave", async ({ openPage }) => {
   const carol = await openPage();
@@ -52,6 +59,24 @@ test("two tabs of one browser under one name are one user", async ({ openPage })
   await tab2.close();
   await expect(bob.locator("#messages li.activity", { hasText: "alice left" })).toHaveCount(1);
   await expect(bob.locator("#online-count")).toHaveText("1 person online");
+});
+
+defaultGrace("a reload is not a leave and a join for the others", async ({ openPage }) => {
+  const alice = await openPage();
+  await enterRoom(alice, "alice");
+  const bob = await openPage();
+  await enterRoom(bob, "bob");
+  await expect(alice.locator("#messages li.activity", { hasText: "bob joined" })).toHaveCount(1);
+
+  await bob.reload();
+  await bob.locator("body[data-hydrated]").waitFor();
+  await expect(bob.locator("main#room")).toBeVisible();
+  await say(bob, "back after a reload");
+  await expect(alice.locator("li.message .text", { hasText: "back after a reload" })).toHaveCount(1);
+  await expect(alice.locator("#messages li.activity", { hasText: "bob left" })).toHaveCount(0);
+  await expect(alice.locator("#messages li.activity", { hasText: "bob joined" })).toHaveCount(1);
+  await expect(alice.locator("#activity-log li", { hasText: "bob" })).toHaveCount(1);
+  await expect(alice.locator("#online-count")).toHaveText("2 people online");
 });
 
 test("a taken name is refused with the reason", async ({ openPage }) => {

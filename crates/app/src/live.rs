@@ -249,6 +249,9 @@ pub fn enter(chat: Chat) {
                     catch_up(&client, chat, after).await;
                 }
             }
+            // Busy (the cluster's presence unreachable) or over the entry
+            // limit: enter again when the server says.
+            Err(error) if waited_out(&error).await => enter(chat),
             Err(RequestError::Refused(error)) => {
                 session_over(
                     chat,
@@ -339,11 +342,14 @@ pub fn send(chat: Chat, text: String, done: impl FnOnce(Result<(), NotSent>) + '
     });
 }
 
-/// Over a rate limit, a read waits as long as the server says and goes
-/// again; `true` when it waited (so the caller should retry).
+/// Over a rate limit, or refused while the server is busy, a request waits
+/// as long as the server says and goes again; `true` when it waited (so the
+/// caller should retry).
 async fn waited_out(error: &RequestError) -> bool {
     match error {
-        RequestError::Refused(error) if error.code == ErrorCode::RateLimited => {
+        RequestError::Refused(error)
+            if matches!(error.code, ErrorCode::RateLimited | ErrorCode::Busy) =>
+        {
             let wait = error.retry_after_ms.unwrap_or(1_000);
             gloo_timers::future::sleep(Duration::from_millis(wait)).await;
             true

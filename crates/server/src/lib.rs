@@ -142,9 +142,11 @@ pub async fn run(
         io.close().await;
     })
     .await;
-    state.room.presence().stop().await;
     for task in tasks {
         task.abort();
+    }
+    for left in state.room.presence().stop().await {
+        chat::handlers::store_leave(&store, left).await;
     }
     // Last: what the sockets' goodbyes stored is committed before the
     // database closes.

@@ -91,13 +91,15 @@ impl Members {
         })
     }
 
-    /// The users whose grace period is over: they leave now.
-    pub fn sweep(&self, now: Instant) -> Vec<Left> {
+    /// The users whose grace period is over by `now` (all those in their
+    /// grace period, with `None`): they leave now.
+    pub fn sweep(&self, now: Option<Instant>) -> Vec<Left> {
         let mut state = self.state();
+        let over = |at: Instant| now.is_none_or(|now| at <= now);
         let mut due: Vec<(u64, String)> = state
             .members
             .iter()
-            .filter(|(_, m)| m.connections == 0 && m.grace_until.is_some_and(|at| at <= now))
+            .filter(|(_, m)| m.connections == 0 && m.grace_until.is_some_and(over))
             .map(|(key, m)| (m.arrival, key.clone()))
             .collect();
         due.sort_unstable();

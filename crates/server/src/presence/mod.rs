@@ -221,7 +221,7 @@ impl Presence {
     /// users'): they leave now, each told by one node only.
     pub async fn sweep(&self) -> Vec<Left> {
         match &self.shared {
-            Shared::Memory(members) => members.sweep(Instant::now()),
+            Shared::Memory(members) => members.sweep(Some(Instant::now())),
             Shared::Redis(members) => members.sweep(self.grace).await,
         }
     }
@@ -243,11 +243,18 @@ impl Presence {
         }
     }
 
-    /// This node stops: in a cluster, its registration goes now (its
-    /// connections already left with [`Leaving::NodeStopping`]).
-    pub async fn stop(&self) {
-        if let Shared::Redis(members) = &self.shared {
-            members.stop().await;
+    /// This node stops (its connections already left with
+    /// [`Leaving::NodeStopping`]). On a single node, the users still in
+    /// their grace period leave now: nobody would tell after the process is
+    /// gone. In a cluster, the node's registration goes now, so another
+    /// node takes over at once.
+    pub async fn stop(&self) -> Vec<Left> {
+        match &self.shared {
+            Shared::Memory(members) => members.sweep(None),
+            Shared::Redis(members) => {
+                members.stop().await;
+                Vec::new()
+            }
         }
     }
 
@@ -455,6 +462,25 @@ mod tests {
         presence.enter(sid, "alice", None).await.unwrap();
         let left = presence.leave(sid, Leaving::NodeStopping).await;
         assert_eq!(left.map(|l| l.num_users), Some(0));
+    }
+
+    #[tokio::test]
+    async fn a_single_node_that_stops_lets_the_users_in_their_grace_period_leave() {
+        let presence = Presence::in_memory(Duration::from_secs(60));
+        let (alice, bob) = (Sid::new(), Sid::new());
+        presence.enter(alice, "alice", None).await.unwrap();
+        presence.enter(bob, "bob", None).await.unwrap();
+        assert_eq!(presence.leave(bob, Leaving::Dropped).await, None);
+        let left = presence.leave(alice, Leaving::NodeStopping).await;
+        assert_eq!(left.map(|l| l.username).as_deref(), Some("alice"));
+        let stopped = presence.stop().await;
+        assert_eq!(
+            stopped,
+            [Left {
+                username: "bob".into(),
+                num_users: 0
+            }]
+        );
     }
 
     #[tokio::test]

@@ -44,16 +44,18 @@ const SWEEP_LIMIT: usize = 100;
 
 /// Enters a connection: refuses a name held by another user, or registers
 /// the connection (and the user, if new). Returns `{'taken', name}` or
-/// `{'ok', first, users online, name}`.
+/// `{'ok', first, users online, name}`. With `again` = '1' (a connection
+/// registered again after Redis lost it) nothing is refused: the user was
+/// online all along.
 const ENTER: &str = r"
-local p, key, name, client, node, sid = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local p, key, name, client, node, sid, again = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local raw = redis.call('HGET', p .. ':members', key)
 local first = 1
 if raw then
   local m = cjson.decode(raw)
   local conns = redis.call('SCARD', p .. ':conns:' .. key)
   local same = (client ~= '' and m.c == client) or (client == '' and m.c == '' and conns == 0)
-  if not same then return {'taken', m.n} end
+  if not same and again ~= '1' then return {'taken', m.n} end
   first = 0
   name = m.n
 else
@@ -130,20 +132,6 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 return redis.call('ZADD', p .. ':nodes', now + ttl, node)
 ";
 
-/// Registers a connection again after Redis lost it, without refusing or
-/// announcing anything: the user was online all along.
-const REGISTER: &str = r"
-local p, key, name, client, node, sid = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-if redis.call('HEXISTS', p .. ':members', key) == 0 then
-  local arrival = redis.call('INCR', p .. ':arrivals')
-  redis.call('HSET', p .. ':members', key, cjson.encode({n = name, c = client, a = arrival}))
-end
-redis.call('ZREM', p .. ':grace', key)
-redis.call('SADD', p .. ':conns:' .. key, node .. '|' .. sid)
-redis.call('HSET', p .. ':node:' .. node, sid, key)
-return 1
-";
-
 /// Marks a stopping node as dead now, so the next sweep on any node takes
 /// out whatever connections it still had (their users get the grace
 /// period) rather than waiting for its registration to expire.
@@ -178,7 +166,6 @@ struct Scripts {
     leave: Script,
     sweep: Script,
     heartbeat: Script,
-    register: Script,
     stop: Script,
 }
 
@@ -216,7 +203,6 @@ impl Members {
                 leave: Script::new(LEAVE),
                 sweep: Script::new(SWEEP),
                 heartbeat: Script::new(HEARTBEAT_SCRIPT),
-                register: Script::new(REGISTER),
                 stop: Script::new(STOP),
             }),
         }
@@ -242,7 +228,8 @@ impl Members {
             .arg(name)
             .arg(client_id.unwrap_or(""))
             .arg(&self.node.0)
-            .arg(sid.to_string());
+            .arg(sid.to_string())
+            .arg("0");
         let answer: Vec<redis::Value> = timed(invocation.invoke_async(&mut connection))
             .await
             .map_err(|error| {
@@ -364,15 +351,17 @@ impl Members {
                 "presence: Redis had lost this node; registering its connections again"
             );
             for (sid, seat) in seats {
-                let mut invocation = self.scripts.register.prepare_invoke();
+                let mut invocation = self.scripts.enter.prepare_invoke();
                 invocation
                     .arg(self.prefix())
                     .arg(&seat.key)
                     .arg(&seat.name)
                     .arg(seat.client_id.as_deref().unwrap_or(""))
                     .arg(&self.node.0)
-                    .arg(sid.to_string());
-                if let Err(error) = timed(invocation.invoke_async::<i64>(&mut connection)).await {
+                    .arg(sid.to_string())
+                    .arg("1");
+                let registered = invocation.invoke_async::<Vec<redis::Value>>(&mut connection);
+                if let Err(error) = timed(registered).await {
                     tracing::warn!(%error, "presence: could not register a connection again");
                     return Vec::new();
                 }

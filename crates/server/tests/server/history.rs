@@ -1,15 +1,12 @@
 //! History that survives: the recent conversation at entry, scrollback,
 //! catching up after a reconnection, across restarts, and after a crash.
 
-use std::process::Stdio;
 use std::sync::Arc;
-use std::time::Duration;
 
 use protocol::{Ack, CatchUp, ChatMessage, EventId, History, HistoryItem, HistoryPage, NewMessage};
 use sio_client::native::NativeClient;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
+use crate::nodes::NodeProcess;
 use crate::support::{enter, next, spawn_app, spawn_app_on};
 
 async fn say(client: &NativeClient, text: &str) -> ChatMessage {
@@ -159,43 +156,12 @@ async fn bad_history_requests_are_refused() {
     assert!(client.is_open());
 }
 
-/// The server binary, run as a process of its own so it can be killed.
-struct ServerProcess {
-    child: Child,
-    url: String,
-}
-
-impl ServerProcess {
-    async fn start(data: &std::path::Path, site: &std::path::Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-            .args(["--addr", "127.0.0.1:0", "--allow-guests"])
-            .args(crate::support::UNLIMITED)
-            .arg("--data-dir")
-            .arg(data)
-            .arg("--site-root")
-            .arg(site)
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info")
-            .env_remove("DATABASE_URL")
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("starting the server binary");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = tokio::time::timeout(Duration::from_secs(20), async {
-            while let Some(line) = lines.next_line().await.unwrap() {
-                if let Some(at) = line.find("listening on ") {
-                    return line[at + "listening on ".len()..].trim().to_owned();
-                }
-            }
-            panic!("the server exited before listening");
-        })
-        .await
-        .expect("the server starts");
-        // Keep draining its output so it never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Self { child, url }
-    }
+/// The server binary on `data`, as a process of its own so it can be
+/// killed, open to guests and without rate limits.
+async fn start_server(data: &std::path::Path, site: &std::path::Path) -> NodeProcess {
+    let mut flags = vec!["--allow-guests".to_owned()];
+    flags.extend(crate::support::UNLIMITED.iter().map(|f| (*f).to_owned()));
+    NodeProcess::start_in(data, site, &flags).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -203,7 +169,7 @@ async fn every_acknowledged_message_survives_a_kill() {
     const SENDERS: usize = 8;
     let data = tempfile::tempdir().unwrap();
     let site = tempfile::tempdir().unwrap();
-    let mut server = ServerProcess::start(data.path(), site.path()).await;
+    let mut server = start_server(data.path(), site.path()).await;
 
     // Senders talk as fast as their acks allow, recording what was acknowledged.
     let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel::<(EventId, String)>();
@@ -232,13 +198,12 @@ async fn every_acknowledged_message_survives_a_kill() {
     }
     // Kill it hard in the middle of the stream, then collect what was
     // acknowledged before it died.
-    server.child.start_kill().unwrap();
-    server.child.wait().await.unwrap();
+    server.kill().await;
     while let Some(more) = acked_rx.recv().await {
         acked.push(more);
     }
 
-    let server = ServerProcess::start(data.path(), site.path()).await;
+    let server = start_server(data.path(), site.path()).await;
     let mut reader = NativeClient::connect(&server.url, None).await.unwrap();
     enter(&mut reader, "reader").await;
     let mut stored = std::collections::HashMap::new();

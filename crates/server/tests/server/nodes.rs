@@ -4,6 +4,7 @@
 //! PostgreSQL and Redis.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::support::{PostgresSchema, TestApp, UNLIMITED, spawn_app_on, unique_name};
 
@@ -95,5 +96,145 @@ impl Drop for Cluster {
         if !matches!(cleaned, Ok(Ok(()))) {
             eprintln!("could not remove a test's Redis keys: {cleaned:?}");
         }
+    }
+}
+
+/// A server as a process of its own (so a test can kill it): a node of a
+/// cluster, or a single server.
+pub struct NodeProcess {
+    child: tokio::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Its data directory, when it is the process's own.
+    _data: Option<tempfile::TempDir>,
+}
+
+impl NodeProcess {
+    /// Starts `target/…/server` with `flags` (and a data directory and site
+    /// root of its own) and waits until it listens.
+    pub async fn start(flags: &[String]) -> Self {
+        let data = tempfile::tempdir().expect("a data directory");
+        let mut node = Self::start_in(data.path(), data.path(), flags).await;
+        node._data = Some(data);
+        node
+    }
+
+    /// Starts `target/…/server` with `flags` on the data directory `data`
+    /// (kept across restarts), serving `site`, and waits until it listens.
+    pub async fn start_in(
+        data: &std::path::Path,
+        site: &std::path::Path,
+        flags: &[String],
+    ) -> Self {
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["--addr", "127.0.0.1:0"])
+            .args(flags)
+            .arg("--data-dir")
+            .arg(data)
+            .arg("--site-root")
+            .arg(site)
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "info")
+            // Only what the flags say.
+            .env_remove("DATABASE_URL")
+            .env_remove("REDIS_URL")
+            .env_remove("CHATROOM_JWT_SECRET")
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("starting the server binary");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let url = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.expect("reading the log") {
+                if let Some(at) = line.find("listening on ") {
+                    return line[at + "listening on ".len()..].trim().to_owned();
+                }
+            }
+            panic!("the server exited before listening");
+        })
+        .await
+        .expect("the server starts");
+        // Keep draining its output so it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self {
+            child,
+            url,
+            _data: None,
+        }
+    }
+
+    /// Kills the process with SIGKILL, as a crash would, and waits for it.
+    pub async fn kill(&mut self) {
+        self.child.kill().await.expect("killing the server");
+    }
+}
+
+impl Cluster {
+    /// A node as a process of its own, open to guests, without rate limits.
+    pub async fn process(&self, extra: &[&str]) -> NodeProcess {
+        let mut flags = self.flags();
+        flags.push("--allow-guests".to_owned());
+        flags.extend(UNLIMITED.iter().map(|f| (*f).to_owned()));
+        flags.extend(extra.iter().map(|f| (*f).to_owned()));
+        NodeProcess::start(&flags).await
+    }
+}
+
+/// A Redis server of the test's own on a free port, which it can stop and
+/// start again (on the same port).
+pub struct PrivateRedis {
+    port: u16,
+    child: Option<tokio::process::Child>,
+}
+
+impl PrivateRedis {
+    /// Starts `redis-server` on a free port, keeping nothing on disk.
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut redis = Self { port, child: None };
+        redis.restart().await;
+        redis
+    }
+
+    /// `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops it (SIGKILL: whatever it held is gone).
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.expect("stopping redis-server");
+        }
+    }
+
+    /// Starts it (again), empty, and waits until it answers.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let child = tokio::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("starting redis-server (Debian's redis-server package)");
+        self.child = Some(child);
+        let client = redis::Client::open(self.url()).expect("a Redis URL");
+        for _ in 0..100 {
+            if let Ok(mut connection) = client.get_multiplexed_async_connection().await
+                && redis::cmd("PING")
+                    .query_async::<String>(&mut connection)
+                    .await
+                    .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not answer on port {}", self.port);
     }
 }

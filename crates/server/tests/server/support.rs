@@ -165,6 +165,13 @@ pub async fn spawn_app_on(data: Arc<tempfile::TempDir>, flags: &[&str]) -> TestA
         // The data directory's SQLite file, whatever the environment says.
         config.database_url = None;
     }
+    if !flags.contains(&"--redis-url") {
+        // A single node, whatever the environment says.
+        config.redis_url = None;
+    }
+    if !flags.contains(&"--jwt-secret") {
+        config.jwt_secret = None;
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binding a free port");
