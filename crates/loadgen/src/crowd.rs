@@ -1,8 +1,14 @@
-//! A crowd: many lean Socket.IO connections to one server, each owned by one
+//! A crowd: many lean Socket.IO connections to one server, or split evenly
+//! over the nodes of one (client `i` to node `i mod n`), each owned by one
 //! task that answers pings, sends when it is told to, and records what it
 //! receives. The coordinator drives them through phases (enter the room,
 //! send at a rate, report) over a command channel, so one crowd can go
 //! through several rates without reconnecting.
+//!
+//! Each client also checks the order it hears messages in: where the server
+//! numbers them (Chatroom's `id`), every client must hear strictly
+//! increasing ids, which is what "one conversation in one order" means once
+//! the clients sit on different nodes.
 //!
 //! The connections are deliberately cheaper than `sio-client`'s test client:
 //! one task each, a small read buffer, and incoming frames are scanned for
@@ -85,6 +91,13 @@ pub struct Phase {
     pub flood_messages: u64,
     /// `typing` events the crowd heard, all clients together.
     pub typing_deliveries: u64,
+    /// Messages that carried the server's id (all clients together): 0
+    /// when the server numbers none (the Node.js reference), and the order
+    /// could not be checked.
+    pub numbered: u64,
+    /// Messages a client heard whose id was not above the last id that
+    /// client had heard: out of order or twice. Must be 0.
+    pub out_of_order: u64,
 }
 
 /// What a client task is told to do.
@@ -112,6 +125,10 @@ struct ClientPhase {
     flood_heard: u64,
     /// `typing` events heard.
     typing_heard: u64,
+    /// Messages heard with the server's id.
+    numbered: u64,
+    /// Of those, ones whose id was not above the last one heard.
+    out_of_order: u64,
     /// Closed by now (the server dropped it, or it never opened).
     closed: bool,
     /// Already closed when the phase started: not part of it.
@@ -126,11 +143,13 @@ pub struct Crowd {
 }
 
 impl Crowd {
-    /// Opens one connection per identity, all at once. With `enter`, each
-    /// emits `add user` and the entry is timed until every client has heard
-    /// that all of them are in. Waits at most `timeout` for that.
+    /// Opens one connection per identity, all at once, identity `i` to
+    /// `urls[i % urls.len()]` (the nodes of one server; callers check they
+    /// are loopback addresses). With `enter`, each emits `add user` and the
+    /// entry is timed until every client has heard that all of them are in.
+    /// Waits at most `timeout` for that.
     pub async fn connect(
-        url: &str,
+        urls: &[String],
         identities: Vec<Identity>,
         enter: bool,
         timeout: Duration,
@@ -141,12 +160,12 @@ impl Crowd {
         let mut tasks = Vec::with_capacity(size);
         let mut handshakes = Vec::with_capacity(size);
         let mut all_in = Vec::with_capacity(size);
-        for identity in identities {
+        for (i, identity) in identities.into_iter().enumerate() {
             let (command_tx, command_rx) = mpsc::unbounded_channel();
             let (handshake_tx, handshake_rx) = oneshot::channel();
             let (in_tx, in_rx) = oneshot::channel();
             let client = Client {
-                url: url.to_owned(),
+                url: node_of(urls, i).to_owned(),
                 identity,
                 enter,
                 crowd_size: size,
@@ -268,6 +287,8 @@ impl Crowd {
             flood_deliveries: results.iter().map(|r| r.flood_heard).sum(),
             flood_messages: results.iter().map(|r| r.flood_heard).max().unwrap_or(0),
             typing_deliveries: results.iter().map(|r| r.typing_heard).sum(),
+            numbered: results.iter().map(|r| r.numbered).sum(),
+            out_of_order: results.iter().map(|r| r.out_of_order).sum(),
         }
     }
 
@@ -333,6 +354,7 @@ impl Client {
             }
         };
         let mut all_in = Some(all_in);
+        let mut order = Order::default();
         let mut phase = 0_u32;
         let mut results = ClientPhase::default();
         let mut sending: Option<(Sending, tokio::time::Interval)> = None;
@@ -420,14 +442,21 @@ impl Client {
                         }
                         Some(b'4') => {
                             let now = Instant::now();
-                            match scan(&text) {
-                                Scanned::Message { phase: p, sent_us } if p == phase => {
+                            let scanned = scan(&text);
+                            if let Scanned::Message { id: Some(id), .. } | Scanned::Flood { id: Some(id) } = scanned {
+                                results.numbered += 1;
+                                if !order.heard(id) {
+                                    results.out_of_order += 1;
+                                }
+                            }
+                            match scanned {
+                                Scanned::Message { phase: p, sent_us, .. } if p == phase => {
                                     let latency = self.clock.elapsed().as_micros().saturating_sub(sent_us);
                                     results
                                         .latencies_us
                                         .push(u32::try_from(latency).unwrap_or(u32::MAX));
                                 }
-                                Scanned::Flood => results.flood_heard += 1,
+                                Scanned::Flood { .. } => results.flood_heard += 1,
                                 Scanned::Typing => results.typing_heard += 1,
                                 Scanned::NumUsers(n) if n >= self.crowd_size => {
                                     if let Some(tx) = all_in.take() {
@@ -515,20 +544,48 @@ async fn next_text(ws: &mut Socket) -> Result<String, String> {
 /// What the generator needs from an incoming Engine.IO message.
 #[derive(Debug, PartialEq, Eq)]
 enum Scanned {
-    /// One of the generator's messages: its phase and send time.
+    /// One of the generator's messages: its phase and send time, and the
+    /// server's id for it if it gives one.
     Message {
         phase: u32,
         sent_us: u128,
+        id: Option<u64>,
     },
     /// A `login`, `user joined` or `user left` with the room's size.
     NumUsers(usize),
-    /// A flooder's message.
-    Flood,
+    /// A flooder's message, and its id.
+    Flood {
+        id: Option<u64>,
+    },
     /// Someone is typing.
     Typing,
     /// The server disconnected this socket.
     Disconnect,
     Other,
+}
+
+/// The order one client hears numbered messages in, over every phase: the
+/// server's ids only ever grow, so each must be above the last one heard.
+#[derive(Debug, Default)]
+struct Order {
+    last: u64,
+}
+
+impl Order {
+    /// Whether `id` came in order (above every id heard before).
+    fn heard(&mut self, id: u64) -> bool {
+        let in_order = id > self.last;
+        self.last = self.last.max(id);
+        in_order
+    }
+}
+
+/// The node client `i` connects to: the crowd is split evenly, in turn.
+fn node_of(urls: &[String], i: usize) -> &str {
+    match urls.len() {
+        0 => "",
+        n => &urls[i % n],
+    }
 }
 
 /// How long after the first sender sender `i` of `senders` starts: the
@@ -545,8 +602,10 @@ pub(crate) fn is_event(rest: &str, name: &str) -> bool {
 
 /// Reads the few fields the generator needs without parsing the JSON: the
 /// generator's own messages carry `"message":"lg PHASE MICROS SEQ"`,
-/// flooders' `"message":"lf …"`, room events `"numUsers":N`. (Names are
-/// JSON strings, so a quote inside one is escaped and cannot fake either.)
+/// flooders' `"message":"lf …"`, both an `"id":N` where the server numbers
+/// messages, room events `"numUsers":N`. (Names and texts
+/// are JSON strings, so a quote inside one is escaped and cannot fake any
+/// of these keys.)
 fn scan(frame: &str) -> Scanned {
     if frame.starts_with("41") {
         return Scanned::Disconnect;
@@ -562,7 +621,9 @@ fn scan(frame: &str) -> Scanned {
         let tagged = |tag: &str| text.strip_prefix(tag).and_then(|t| t.strip_prefix(' '));
         let Some(ours) = tagged(TAG) else {
             return match tagged(FLOOD_TAG) {
-                Some(_) => Scanned::Flood,
+                Some(_) => Scanned::Flood {
+                    id: number(rest, "\"id\":"),
+                },
                 None => Scanned::Other,
             };
         };
@@ -570,7 +631,11 @@ fn scan(frame: &str) -> Scanned {
         let phase = fields.next().and_then(|p| p.parse().ok());
         let sent_us = fields.next().and_then(|t| t.parse().ok());
         return match (phase, sent_us) {
-            (Some(phase), Some(sent_us)) => Scanned::Message { phase, sent_us },
+            (Some(phase), Some(sent_us)) => Scanned::Message {
+                phase,
+                sent_us,
+                id: number(rest, "\"id\":"),
+            },
             _ => Scanned::Other,
         };
     }
@@ -579,17 +644,20 @@ fn scan(frame: &str) -> Scanned {
     }
     let counts = [event::LOGIN, event::USER_JOINED, event::USER_LEFT];
     if counts.iter().any(|e| is_event(rest, e))
-        && let Some(at) = rest.find("\"numUsers\":")
+        && let Some(n) = number(rest, "\"numUsers\":")
     {
-        let digits: String = rest[at + 11..]
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        if let Ok(n) = digits.parse() {
-            return Scanned::NumUsers(n);
-        }
+        return Scanned::NumUsers(n);
     }
     Scanned::Other
+}
+
+/// The unsigned number right after the first `key` in `text`.
+fn number<T: std::str::FromStr>(text: &str, key: &str) -> Option<T> {
+    let after = &text[text.find(key)? + key.len()..];
+    let end = after
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(after.len());
+    after[..end].parse().ok()
 }
 
 /// The handshake's `auth` for an identity: its token, if it has one.
@@ -619,18 +687,38 @@ mod tests {
     fn scans_what_the_generator_needs() {
         assert_eq!(
             scan(
-                r#"42["new message",{"id":7,"username":"a","message":"lg 3 123456 9","timestamp":1}]"#
+                r#"42["new message",{"username":"a","message":"lg 3 123456 9","id":7,"timestamp":1}]"#
             ),
             Scanned::Message {
                 phase: 3,
-                sent_us: 123_456
+                sent_us: 123_456,
+                id: Some(7),
             }
         );
+        assert_eq!(
+            scan(r#"42["new message",{"id":41,"username":"lg","message":"lg 1 5 0"}]"#),
+            Scanned::Message {
+                phase: 1,
+                sent_us: 5,
+                id: Some(41),
+            }
+        );
+        // The Node.js reference numbers nothing.
         assert_eq!(
             scan(r#"42["new message",{"username":"lg","message":"lg 1 5 0"}]"#),
             Scanned::Message {
                 phase: 1,
-                sent_us: 5
+                sent_us: 5,
+                id: None,
+            }
+        );
+        // A key spelled inside a name or a text is escaped: never read.
+        assert_eq!(
+            scan(r#"42["new message",{"username":"\"id\":9","message":"lg 1 5 0"}]"#),
+            Scanned::Message {
+                phase: 1,
+                sent_us: 5,
+                id: None,
             }
         );
         assert_eq!(
@@ -647,8 +735,8 @@ mod tests {
         );
         assert_eq!(scan(r#"42["typing",{"username":"b"}]"#), Scanned::Typing);
         assert_eq!(
-            scan(r#"42["new message",{"username":"f","message":"lf 2 17"}]"#),
-            Scanned::Flood
+            scan(r#"42["new message",{"username":"f","message":"lf 2 17","id":12}]"#),
+            Scanned::Flood { id: Some(12) }
         );
         assert_eq!(
             scan(r#"42["stop typing",{"username":"b"}]"#),
@@ -660,5 +748,27 @@ mod tests {
         );
         assert_eq!(scan("41"), Scanned::Disconnect);
         assert_eq!(scan("43[1]"), Scanned::Other);
+    }
+
+    #[test]
+    fn ids_must_strictly_increase() {
+        let mut order = Order::default();
+        let heard: Vec<bool> = [3, 4, 9, 7, 9, 10].map(|id| order.heard(id)).to_vec();
+        // 7 came after 9 (out of order), the second 9 twice.
+        assert_eq!(heard, [true, true, true, false, false, true]);
+    }
+
+    #[test]
+    fn the_crowd_is_split_evenly_over_the_nodes() {
+        let urls: Vec<String> = ["http://127.0.0.1:1", "http://127.0.0.1:2"]
+            .map(str::to_owned)
+            .to_vec();
+        let nodes: Vec<&str> = (0..5).map(|i| node_of(&urls, i)).collect();
+        assert_eq!(
+            nodes,
+            [&urls[0], &urls[1], &urls[0], &urls[1], &urls[0]].map(String::as_str)
+        );
+        assert_eq!(node_of(&urls[..1], 7), urls[0]);
+        assert_eq!(node_of(&[], 3), "");
     }
 }

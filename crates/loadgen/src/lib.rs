@@ -1,8 +1,8 @@
-//! The load generator: opens many Socket.IO connections to one chat server,
-//! enters them all into the room, has some of them send `new message` at a
+//! The load generator: opens many Socket.IO connections to one chat server
+//! (or split evenly over its nodes), enters them all into the room, has some of them send `new message` at a
 //! total target rate for a set time, and measures what every client
-//! receives: deliveries, loss, and the latency of each delivery (the send
-//! time travels in the message).
+//! receives: deliveries, loss, order (where the server numbers messages),
+//! and the latency of each delivery (the send time travels in the message).
 //!
 //! [`run`] does that once for a [`Scenario`]; [`Crowd`] is the same crowd
 //! driven phase by phase (the benchmark's rising rates). A scenario may add
@@ -64,8 +64,10 @@ impl Identity {
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Scenario {
-    /// The server, `http://127.0.0.1:PORT` (loopback only).
-    pub url: String,
+    /// The server, `http://127.0.0.1:PORT` (loopback only), or each of its
+    /// nodes: the clients are split evenly over them (the flooders all go
+    /// to the first).
+    pub urls: Vec<String>,
     /// Who connects: one client per identity, all entering the room.
     pub identities: Vec<Identity>,
     /// How many of them send.
@@ -139,9 +141,12 @@ pub struct Report {
 }
 
 impl Report {
-    /// Anything lost, refused or dropped.
+    /// Anything lost, refused, dropped or heard out of order.
     pub fn failed(&self) -> bool {
-        self.phase.lost > 0 || self.entry.errors > 0 || self.phase.dropped > 0
+        self.phase.lost > 0
+            || self.entry.errors > 0
+            || self.phase.dropped > 0
+            || self.phase.out_of_order > 0
     }
 }
 
@@ -154,15 +159,21 @@ impl std::fmt::Display for Report {
             .map_or_else(|| "-".to_owned(), |ms| format!("{ms:.0} ms"));
         writeln!(
             f,
-            "| clients | senders | rate/s | all in after | sent | deliveries | expected | lost | deliveries/s | p50 ms | p90 ms | p99 ms | max ms | errors | dropped |"
+            "| clients | senders | rate/s | all in after | sent | deliveries | expected | lost | out of order | deliveries/s | p50 ms | p90 ms | p99 ms | max ms | errors | dropped |"
         )?;
         writeln!(
             f,
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
         )?;
+        // Without ids (the Node.js reference) the order cannot be checked.
+        let order = if p.numbered == 0 {
+            "-".to_owned()
+        } else {
+            p.out_of_order.to_string()
+        };
         write!(
             f,
-            "| {} | {} | {:.0} | {all_in} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} |",
+            "| {} | {} | {:.0} | {all_in} | {} | {} | {} | {} | {order} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} |",
             self.clients,
             p.senders,
             p.target_rate,
@@ -212,7 +223,12 @@ pub fn check_loopback(url: &str) -> Result<(), LoadgenError> {
 
 /// Runs a scenario: everyone enters at once, then the senders send.
 pub async fn run(scenario: &Scenario) -> Result<Report, LoadgenError> {
-    check_loopback(&scenario.url)?;
+    let Some(first) = scenario.urls.first() else {
+        return Err(LoadgenError::BadScenario("no server url"));
+    };
+    for url in &scenario.urls {
+        check_loopback(url)?;
+    }
     let clients = scenario.identities.len();
     if clients < 2 || scenario.senders == 0 || scenario.senders > clients {
         return Err(LoadgenError::BadScenario(
@@ -233,7 +249,7 @@ pub async fn run(scenario: &Scenario) -> Result<Report, LoadgenError> {
     }
     let entry_timeout = Duration::from_secs(120);
     let (mut crowd, entry) = Crowd::connect(
-        &scenario.url,
+        &scenario.urls,
         scenario.identities.clone(),
         true,
         entry_timeout,
@@ -241,7 +257,7 @@ pub async fn run(scenario: &Scenario) -> Result<Report, LoadgenError> {
     .await;
     let (phase, flood) = send_flooded(
         &mut crowd,
-        &scenario.url,
+        first,
         scenario.flood.as_ref(),
         (scenario.senders, scenario.rate),
         scenario.duration,

@@ -5,6 +5,10 @@
 //! cargo run --release -p loadgen -- --url http://127.0.0.1:3000 --clients 1000 --senders 10 --rate 50
 //! ```
 //!
+//! Several `--url`s (comma-separated) are the nodes of one server: the
+//! clients are split evenly over them, and every client must still hear
+//! every message, numbered in one strictly increasing order.
+//!
 //! Chatroom refuses connections without a login unless it runs with
 //! `--allow-guests`; `--tokens FILE` gives each client a login token (the
 //! server's `seed_users` example writes such a file).
@@ -22,9 +26,10 @@ use loadgen::{FloodPlan, Identity, Scenario, run};
 #[derive(Debug, Parser)]
 #[command(name = "loadgen", version)]
 struct Args {
-    /// The server (loopback only).
-    #[arg(long, default_value = "http://127.0.0.1:3000")]
-    url: String,
+    /// The server (loopback only); several, comma-separated, are the nodes
+    /// of one server, and the clients are split evenly over them.
+    #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:3000")]
+    url: Vec<String>,
     /// Connections that enter the room.
     #[arg(long, default_value_t = 50)]
     clients: usize,
@@ -92,7 +97,9 @@ async fn main() -> anyhow::Result<()> {
             args.flooders == 0,
             "--hold and --flooders do not go together"
         );
-        loadgen::check_loopback(&args.url)?;
+        for url in &args.url {
+            loadgen::check_loopback(url)?;
+        }
         let (crowd, entry) =
             loadgen::Crowd::connect(&args.url, identities, false, Duration::from_secs(120)).await;
         tokio::time::sleep(Duration::from_secs_f64(secs)).await;
@@ -108,7 +115,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let scenario = Scenario {
-        url: args.url,
+        urls: args.url,
         identities,
         senders: args.senders,
         rate: args.rate,

@@ -1,6 +1,7 @@
 //! The servers under test as child processes: started fresh on a free
 //! loopback port, watched through `/proc` (resident memory, its peak, CPU
-//! seconds), and killed at the end.
+//! seconds), and killed at the end. A server of several nodes ([`Nodes`])
+//! is measured as their sum, with each node's peak memory kept.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -110,6 +111,78 @@ impl Server {
     /// Kills it and waits for it to go.
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
+    }
+}
+
+/// A server of one or more nodes (processes), started and measured
+/// together: memory and CPU are their sums.
+pub struct Nodes {
+    nodes: Vec<Server>,
+}
+
+impl Nodes {
+    /// Starts each launch in turn (the first node to start sets up a shared
+    /// database's tables before the next opens it); a node that fails to
+    /// start stops those already running.
+    pub async fn start(launches: &[Launch]) -> anyhow::Result<Self> {
+        anyhow::ensure!(!launches.is_empty(), "a server needs at least one node");
+        let mut nodes = Vec::with_capacity(launches.len());
+        for launch in launches {
+            nodes.push(Server::start(launch).await?);
+        }
+        Ok(Self { nodes })
+    }
+
+    /// Each node's `http://127.0.0.1:PORT`, in start order.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(|node| node.url.clone()).collect()
+    }
+
+    /// How many nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Never: [`Nodes::start`] starts at least one.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// All nodes' memory and CPU now, added up.
+    pub fn read(&self) -> Reading {
+        self.nodes
+            .iter()
+            .map(Server::read)
+            .fold(Reading::default(), |sum, r| Reading {
+                rss_kb: sum.rss_kb + r.rss_kb,
+                cpu_s: sum.cpu_s + r.cpu_s,
+            })
+    }
+
+    /// Samples every node (see [`Server::watch`]).
+    pub fn watch(&self) -> NodesWatch {
+        NodesWatch(self.nodes.iter().map(Server::watch).collect())
+    }
+
+    /// Kills every node and waits for them to go.
+    pub async fn stop(self) {
+        for node in self.nodes {
+            node.stop().await;
+        }
+    }
+}
+
+/// Running samplers of every node (see [`Nodes::watch`]).
+pub struct NodesWatch(Vec<Watch>);
+
+impl NodesWatch {
+    /// Stops sampling; each node's peak resident memory, kB, in start order.
+    pub async fn peaks_kb(self) -> Vec<u64> {
+        let mut peaks = Vec::with_capacity(self.0.len());
+        for watch in self.0 {
+            peaks.push(watch.peak_kb().await);
+        }
+        peaks
     }
 }
 

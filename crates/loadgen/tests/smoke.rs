@@ -86,7 +86,7 @@ async fn fifty_clients_for_two_seconds_lose_nothing() {
     let (_, url, stop, server, _data) = serve(&flags, 0).await;
 
     let report = run(&Scenario {
-        url,
+        urls: vec![url],
         identities: Identity::guests("smoke", 50),
         senders: 5,
         rate: 50.0,
@@ -110,6 +110,8 @@ async fn fifty_clients_for_two_seconds_lose_nothing() {
     assert!(phase.sent >= 10, "the senders sent: {}", phase.sent);
     assert_eq!(phase.expected, phase.sent * 49);
     assert_eq!(phase.received, phase.expected, "nothing lost");
+    assert_eq!(phase.numbered, phase.received, "Chatroom numbers messages");
+    assert_eq!(phase.out_of_order, 0, "every client heard one order");
     assert!(phase.latency_ms.max > 0.0);
 
     let _ = stop.send(());
@@ -130,7 +132,7 @@ async fn flooders_are_refused_and_disconnected_while_the_room_loses_nothing() {
     let (clients, flooders) = loadgen::roles(identities, CLIENTS, FLOODERS).unwrap();
 
     let report = run(&Scenario {
-        url,
+        urls: vec![url],
         identities: clients,
         senders: 4,
         // Half a message a second each: well under the default 60 a minute.
@@ -175,7 +177,10 @@ async fn flooders_are_refused_and_disconnected_while_the_room_loses_nothing() {
 #[tokio::test]
 async fn it_refuses_to_leave_this_machine() {
     let scenario = Scenario {
-        url: "http://10.1.2.3:3000".into(),
+        urls: vec![
+            "http://127.0.0.1:3000".into(),
+            "http://10.1.2.3:3000".into(),
+        ],
         identities: Identity::guests("far", 2),
         senders: 1,
         rate: 1.0,

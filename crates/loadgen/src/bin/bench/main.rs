@@ -8,6 +8,13 @@
 //! in-memory store), tmpfs (Chatroom with SQLite on a memory file system),
 //! bare (socketioxide's chat example), node (the Node.js reference).
 //!
+//! Two nodes (`--servers two-nodes` is the set): chatroom-pg (one Chatroom
+//! node on PostgreSQL, the baseline), chatroom-2n (two Chatroom nodes
+//! sharing PostgreSQL and Redis), node and node-2n (the Node.js reference
+//! alone, and on two nodes with socket.io's Redis adapter). The crowd is
+//! split evenly over the nodes; each run gets its own PostgreSQL schema and
+//! Redis prefix ([`shared`]), removed after it. Memory is the nodes' sum.
+//!
 //! Scenarios:
 //! - idle: N connections held open (Chatroom's logged in with tokens);
 //!   resident memory per connection over the process's idle baseline.
@@ -21,14 +28,17 @@
 //!   whenever they are disconnected; Chatroom with its default limits, and
 //!   the Node.js reference, which has none.
 
+mod shared;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Parser;
-use loadgen::process::{Launch, Server};
+use loadgen::process::{Launch, Nodes};
 use loadgen::{Crowd, Entry, FloodPlan, FloodReport, Identity, Phase};
 use serde::Serialize;
+use shared::{Made, Services};
 
 /// Chatroom against the Node.js socket.io server and socketioxide's bare example.
 #[derive(Debug, Parser)]
@@ -98,13 +108,23 @@ struct Args {
     /// cores the server shares, from being what slows everyone down.
     #[arg(long, default_value_t = 1000.0)]
     flood_rate: f64,
-    /// Which servers (chatroom, memory, tmpfs, bare, node).
+    /// Which servers (chatroom, memory, tmpfs, bare, node, chatroom-pg,
+    /// chatroom-2n, node-2n; `two-nodes` stands for chatroom-pg,
+    /// chatroom-2n, node, node-2n).
     #[arg(
         long,
         value_delimiter = ',',
         default_value = "chatroom,memory,bare,node"
     )]
     servers: Vec<String>,
+    /// PostgreSQL for chatroom-pg and chatroom-2n: each run makes a schema
+    /// of its own in this database and drops it afterwards (with `psql`).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    postgres: String,
+    /// Redis for chatroom-2n and node-2n: each run uses a key and channel
+    /// prefix of its own, and deletes its keys afterwards (with `redis-cli`).
+    #[arg(long, default_value = "redis://127.0.0.1:6379")]
+    redis_url: String,
     /// Working directory for data, logs and tokens.
     #[arg(long, default_value = "target/bench")]
     work: PathBuf,
@@ -128,6 +148,19 @@ const P99_LIMIT_MS: f64 = 100.0;
 /// Abuse: how long the crowd listens after the last message; what has not
 /// arrived by then is lost.
 const ABUSE_DRAIN: Duration = Duration::from_secs(5);
+
+/// One Chatroom node on PostgreSQL: what the two nodes are measured against.
+const CHATROOM_PG: &str = "chatroom-pg";
+/// Two Chatroom nodes sharing PostgreSQL and Redis.
+const CHATROOM_TWO: &str = "chatroom-2n";
+/// The Node.js reference on two nodes with socket.io's Redis adapter.
+const NODE_TWO: &str = "node-2n";
+/// What `--servers two-nodes` stands for: each two-node server next to its
+/// one-node baseline.
+const TWO_NODES: &[&str] = &[CHATROOM_PG, CHATROOM_TWO, "node", NODE_TWO];
+/// Chatroom servers whose crowd logs in with the seeded tokens (the others'
+/// crowd are guests).
+const SEEDED: &[&str] = &["chatroom", "memory", "tmpfs"];
 
 /// Servers the abuse scenario runs on: Chatroom as shipped and the Node.js
 /// reference (no limits at all). The storage variants would measure the
@@ -154,8 +187,12 @@ struct Ramp {
     steps: Vec<Phase>,
     /// The last step that passed: no loss, no drops, p99 under the limit.
     best: Option<Phase>,
+    /// All nodes together.
     cpu_s: f64,
+    /// The nodes' peaks added up (an upper bound of the peak of their sum).
     peak_kb: u64,
+    /// Each node's peak.
+    node_peaks_kb: Vec<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -195,6 +232,8 @@ struct Run {
 
 struct Bench {
     args: Args,
+    /// PostgreSQL and Redis for the servers that share them.
+    services: Services,
     /// Chatroom's accounts and tokens, seeded once and copied per start.
     template: PathBuf,
     tokens: Vec<Identity>,
@@ -203,7 +242,8 @@ struct Bench {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    args.servers = expand(&args.servers);
     anyhow::ensure!(
         args.flood_rate.is_finite() && args.flood_rate >= 0.0,
         "--flood-rate must be 0 (no cap) or positive"
@@ -227,9 +267,18 @@ async fn main() -> anyhow::Result<()> {
             _ => 1000,
         })
         .fold(1000, usize::max);
-    let tokens = seed(&args, &template, &tokens_file, wanted).await?;
+    let tokens = if args.servers.iter().any(|s| SEEDED.contains(&s.as_str())) {
+        seed(&args, &template, &tokens_file, wanted).await?
+    } else {
+        Vec::new()
+    };
+    let services = Services {
+        postgres: args.postgres.clone(),
+        redis: args.redis_url.clone(),
+    };
     let mut bench = Bench {
         args,
+        services,
         template,
         tokens,
         starts: 0,
@@ -260,6 +309,24 @@ async fn main() -> anyhow::Result<()> {
         json.display()
     );
     Ok(())
+}
+
+/// `--servers` with `two-nodes` replaced by the servers it stands for,
+/// each server once.
+fn expand(servers: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for server in servers {
+        let named: Vec<&str> = match server.as_str() {
+            "two-nodes" => TWO_NODES.to_vec(),
+            other => vec![other],
+        };
+        for name in named {
+            if !out.iter().any(|s| s == name) {
+                out.push(name.to_owned());
+            }
+        }
+    }
+    out
 }
 
 /// A scenario's runs, in order: (count, round, server). The count is the
@@ -304,125 +371,241 @@ fn plan<'a>(args: &Args, scenario: &str, servers: &'a [String]) -> Vec<(usize, u
     runs
 }
 
+/// What one run starts, and what it made that goes after it.
+#[derive(Default)]
+struct Setup {
+    /// The server's nodes (one but for the two-node servers).
+    launches: Vec<Launch>,
+    /// Data directories made for the nodes.
+    dirs: Vec<PathBuf>,
+    /// A PostgreSQL schema and a Redis prefix, for the servers using them.
+    made: Made,
+}
+
 impl Bench {
-    fn launch(&mut self, server: &str, scenario: &str) -> anyhow::Result<Launch> {
+    /// Fills `setup` with what `server` needs for `scenario` (made fresh
+    /// for this run, and listed in `setup` as it is made, so that the
+    /// caller removes it even when a later step fails).
+    async fn setup(
+        &mut self,
+        server: &str,
+        scenario: &str,
+        setup: &mut Setup,
+    ) -> anyhow::Result<()> {
         self.starts += 1;
-        let log = self.args.work.join(format!("{server}-{}.log", self.starts));
-        let chatroom = |program: &PathBuf, data: PathBuf| {
-            let mut args: Vec<String> = [
-                "--data-dir",
-                &data.display().to_string(),
-                "--log",
-                "warn",
-                // Thousands of clients from one address (127.0.0.1).
-                "--connections-per-address",
-                "0",
-            ]
-            .map(str::to_owned)
-            .to_vec();
-            // Each sender far above what a person sends: those scenarios
-            // measure fan-out, not the limits. The abuse scenario measures
-            // the limits, so it keeps the defaults.
-            if scenario != "abuse" {
-                args.extend(
-                    [
-                        "--message-burst",
-                        "1000000",
-                        "--message-rate",
-                        "60000000",
-                        "--event-burst",
-                        "1000000",
-                        "--event-rate",
-                        "60000000",
-                        "--events-in-flight",
-                        "1000000",
-                    ]
-                    .map(str::to_owned),
-                );
-            }
-            Launch {
-                name: server.to_owned(),
-                program: program.clone(),
-                args,
-                env: vec![("LEPTOS_SITE_ADDR".into(), "127.0.0.1:{port}".into())],
-                log: log.clone(),
-            }
+        let start = self.starts;
+        let log = |node: usize| {
+            let suffix = if node == 0 {
+                String::new()
+            } else {
+                format!("-{node}")
+            };
+            self.args.work.join(format!("{server}-{start}{suffix}.log"))
         };
-        Ok(match server {
+        let mut chatroom_args = vec![
+            "--log".to_owned(),
+            "warn".to_owned(),
+            // Thousands of clients from one address (127.0.0.1).
+            "--connections-per-address".to_owned(),
+            "0".to_owned(),
+        ];
+        // Each sender far above what a person sends: those scenarios
+        // measure fan-out, not the limits. The abuse scenario measures the
+        // limits, so it keeps the defaults.
+        if scenario != "abuse" {
+            chatroom_args.extend(
+                [
+                    "--message-burst",
+                    "1000000",
+                    "--message-rate",
+                    "60000000",
+                    "--event-burst",
+                    "1000000",
+                    "--event-rate",
+                    "60000000",
+                    "--events-in-flight",
+                    "1000000",
+                ]
+                .map(str::to_owned),
+            );
+        }
+        let site = ("LEPTOS_SITE_ADDR".to_owned(), "127.0.0.1:{port}".to_owned());
+        match server {
             "chatroom" | "memory" | "tmpfs" => {
                 let parent = match server {
                     "tmpfs" => &self.args.tmpfs,
                     _ => &self.args.work,
                 };
-                let data = parent.join(format!("chatroom-bench-data-{}", self.starts));
+                let data = parent.join(format!("chatroom-bench-data-{start}"));
+                setup.dirs.push(data.clone());
                 copy_dir(&self.template, &data)?;
                 let program = match server {
                     "memory" => &self.args.memory_bin,
                     _ => &self.args.server_bin,
                 };
-                chatroom(program, data)
+                let mut args = vec!["--data-dir".to_owned(), data.display().to_string()];
+                args.extend(chatroom_args);
+                setup.launches.push(Launch {
+                    name: server.to_owned(),
+                    program: program.clone(),
+                    args,
+                    env: vec![site],
+                    log: log(0),
+                });
             }
-            "bare" => Launch {
+            CHATROOM_PG | CHATROOM_TWO => {
+                let nodes = if server == CHATROOM_TWO { 2 } else { 1 };
+                let schema = format!("bench_{}_{start}", std::process::id());
+                let url = self.services.create_schema(&schema).await?;
+                setup.made.schema = Some((schema, url.clone()));
+                // The crowd are guests (the shared schema holds no seeded
+                // accounts), all from 127.0.0.1: one account to the
+                // per-account limits, which must not count here.
+                chatroom_args.extend(
+                    [
+                        "--allow-guests",
+                        "--sockets-per-account",
+                        "1000000",
+                        "--entry-burst",
+                        "1000000",
+                        "--entry-rate",
+                        "60000000",
+                        "--database-url",
+                        &url,
+                    ]
+                    .map(str::to_owned),
+                );
+                let mut env = vec![site];
+                if nodes > 1 {
+                    let prefix = format!("bench-{}-{start}", std::process::id());
+                    setup.made.prefix = Some(prefix.clone());
+                    chatroom_args.extend(
+                        [
+                            "--redis-url",
+                            &self.services.redis,
+                            "--redis-prefix",
+                            &prefix,
+                        ]
+                        .map(str::to_owned),
+                    );
+                    // The nodes must share the secret their tokens are
+                    // signed with; in the environment, never on a command
+                    // line that `ps` shows.
+                    env.push(("CHATROOM_JWT_SECRET".to_owned(), random_secret()?));
+                }
+                for node in 0..nodes {
+                    let data = self
+                        .args
+                        .work
+                        .join(format!("chatroom-bench-data-{start}-{node}"));
+                    std::fs::create_dir_all(&data)?;
+                    setup.dirs.push(data.clone());
+                    let mut args = vec!["--data-dir".to_owned(), data.display().to_string()];
+                    if nodes > 1 {
+                        args.extend(["--node-id".to_owned(), format!("bench-{start}-{node}")]);
+                    }
+                    args.extend(chatroom_args.iter().cloned());
+                    setup.launches.push(Launch {
+                        name: format!("{server} node {node}"),
+                        program: self.args.server_bin.clone(),
+                        args,
+                        env: env.clone(),
+                        log: log(node),
+                    });
+                }
+            }
+            "bare" => setup.launches.push(Launch {
                 name: server.to_owned(),
                 program: self.args.bare_bin.clone(),
                 args: vec![],
                 env: vec![("PORT".into(), "{port}".into())],
-                log,
-            },
-            "node" => Launch {
+                log: log(0),
+            }),
+            "node" => setup.launches.push(Launch {
                 name: server.to_owned(),
                 program: "node".into(),
                 args: vec![self.args.node_script.display().to_string()],
                 env: vec![("PORT".into(), "{port}".into())],
-                log,
-            },
+                log: log(0),
+            }),
+            NODE_TWO => {
+                let prefix = format!("bench-{}-{start}", std::process::id());
+                setup.made.prefix = Some(prefix.clone());
+                for node in 0..2 {
+                    setup.launches.push(Launch {
+                        name: format!("{server} node {node}"),
+                        program: "node".into(),
+                        args: vec![self.args.node_script.display().to_string()],
+                        env: vec![
+                            ("PORT".into(), "{port}".into()),
+                            ("REDIS_URL".into(), self.services.redis.clone()),
+                            ("REDIS_PREFIX".into(), prefix.clone()),
+                        ],
+                        log: log(node),
+                    });
+                }
+            }
             other => anyhow::bail!("unknown server {other:?}"),
-        })
+        }
+        Ok(())
     }
 
     /// The crowd's identities: tokens for Chatroom, guest names otherwise.
     fn identities(&self, server: &str, count: usize) -> Vec<Identity> {
-        if ["chatroom", "memory", "tmpfs"].contains(&server) {
+        if SEEDED.contains(&server) {
             self.tokens.iter().take(count).cloned().collect()
         } else {
             Identity::guests("bench", count)
         }
     }
 
+    /// One run of `scenario` on a fresh `server`, and everything made for
+    /// it removed afterwards, whether it succeeded or not.
     async fn one(&mut self, scenario: &str, server: &str, count: usize) -> anyhow::Result<Outcome> {
-        let launch = self.launch(server, scenario)?;
-        let process = Server::start(&launch).await?;
-        let outcome = match scenario {
-            "idle" => Outcome::Idle(self.idle(&process, server, count).await),
-            "held" => Outcome::Held(self.idle(&process, server, count).await),
-            "fanout" => Outcome::Fanout(self.ramp(&process, server, 1000, 10, FANOUT_RATES).await),
-            "busy" => Outcome::Busy(self.ramp(&process, server, 50, 50, BUSY_RATES).await),
-            "abuse" => Outcome::Abuse(self.abuse(&process, server, count).await?),
-            other => anyhow::bail!("unknown scenario {other:?}"),
+        let mut setup = Setup::default();
+        let outcome = match self.setup(server, scenario, &mut setup).await {
+            Ok(()) => self.measure(&setup.launches, scenario, server, count).await,
+            Err(e) => Err(e),
         };
-        process.stop().await;
-        if let Some(dir) = launch
-            .args
-            .get(1)
-            .filter(|_| server != "bare" && server != "node")
-        {
+        for dir in &setup.dirs {
             let _ = std::fs::remove_dir_all(dir);
         }
+        self.services.remove(setup.made).await;
+        outcome
+    }
+
+    async fn measure(
+        &self,
+        launches: &[Launch],
+        scenario: &str,
+        server: &str,
+        count: usize,
+    ) -> anyhow::Result<Outcome> {
+        let nodes = Nodes::start(launches).await?;
+        let outcome = match scenario {
+            "idle" => Outcome::Idle(self.idle(&nodes, server, count).await),
+            "held" => Outcome::Held(self.idle(&nodes, server, count).await),
+            "fanout" => Outcome::Fanout(self.ramp(&nodes, server, 1000, 10, FANOUT_RATES).await),
+            "busy" => Outcome::Busy(self.ramp(&nodes, server, 50, 50, BUSY_RATES).await),
+            "abuse" => Outcome::Abuse(self.abuse(&nodes, server, count).await?),
+            other => anyhow::bail!("unknown scenario {other:?}"),
+        };
+        nodes.stop().await;
         Ok(outcome)
     }
 
-    async fn idle(&self, process: &Server, server: &str, count: usize) -> Idle {
+    async fn idle(&self, process: &Nodes, server: &str, count: usize) -> Idle {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let baseline = process.read();
         let watch = process.watch();
         let identities = self.identities(server, count);
         let (crowd, entry) =
-            Crowd::connect(&process.url, identities, false, Duration::from_secs(120)).await;
+            Crowd::connect(&process.urls(), identities, false, Duration::from_secs(120)).await;
         // Let allocations settle, then read the plateau.
         tokio::time::sleep(Duration::from_secs(3)).await;
         let plateau = process.read();
         let connected = crowd.open().await;
-        let peak_kb = watch.peak_kb().await;
+        let peak_kb = watch.peaks_kb().await.iter().sum();
         crowd.close().await;
         Idle {
             connections: count,
@@ -439,7 +622,7 @@ impl Bench {
 
     async fn ramp(
         &self,
-        process: &Server,
+        process: &Nodes,
         server: &str,
         clients: usize,
         senders: usize,
@@ -449,7 +632,7 @@ impl Bench {
         let watch = process.watch();
         let identities = self.identities(server, clients);
         let (mut crowd, entry) =
-            Crowd::connect(&process.url, identities, true, Duration::from_secs(120)).await;
+            Crowd::connect(&process.urls(), identities, true, Duration::from_secs(120)).await;
         let mut steps = Vec::new();
         let mut best = None;
         // Let the entry's burst of joins drain before timing anything.
@@ -461,11 +644,18 @@ impl Bench {
                     .send(senders, rate, step, Duration::from_secs(2))
                     .await;
                 eprintln!(
-                    "   {rate:>6} msg/s → {:>8.0} deliveries/s, p99 {:>7.1} ms, lost {}, dropped {}",
-                    phase.deliveries_per_s, phase.latency_ms.p99, phase.lost, phase.dropped
+                    "   {rate:>6} msg/s → {:>8.0} deliveries/s, p99 {:>7.1} ms, lost {}, dropped {}, out of order {} of {} numbered",
+                    phase.deliveries_per_s,
+                    phase.latency_ms.p99,
+                    phase.lost,
+                    phase.dropped,
+                    phase.out_of_order,
+                    phase.numbered
                 );
-                let passed =
-                    phase.lost == 0 && phase.dropped == 0 && phase.latency_ms.p99 < P99_LIMIT_MS;
+                let passed = phase.lost == 0
+                    && phase.dropped == 0
+                    && phase.out_of_order == 0
+                    && phase.latency_ms.p99 < P99_LIMIT_MS;
                 steps.push(phase.clone());
                 if !passed {
                     break;
@@ -474,7 +664,7 @@ impl Bench {
             }
         }
         let after = process.read();
-        let peak_kb = watch.peak_kb().await;
+        let node_peaks_kb = watch.peaks_kb().await;
         crowd.close().await;
         Ramp {
             clients,
@@ -483,7 +673,8 @@ impl Bench {
             steps,
             best,
             cpu_s: after.cpu_s - before.cpu_s,
-            peak_kb,
+            peak_kb: node_peaks_kb.iter().sum(),
+            node_peaks_kb,
         }
     }
 }
@@ -492,18 +683,13 @@ impl Bench {
     /// The abuse scenario once: the crowd enters, then chats at a steady
     /// rate for `--abuse-secs`, with `flooders` hammering the server
     /// meanwhile (none: the quiet run to compare with).
-    async fn abuse(
-        &self,
-        process: &Server,
-        server: &str,
-        flooders: usize,
-    ) -> anyhow::Result<Abuse> {
+    async fn abuse(&self, process: &Nodes, server: &str, flooders: usize) -> anyhow::Result<Abuse> {
         let args = &self.args;
         let watch = process.watch();
         let identities = self.identities(server, args.abuse_clients + flooders);
         let (clients, hostile) = loadgen::roles(identities, args.abuse_clients, flooders)?;
         let (mut crowd, entry) =
-            Crowd::connect(&process.url, clients, true, Duration::from_secs(120)).await;
+            Crowd::connect(&process.urls(), clients, true, Duration::from_secs(120)).await;
         // Let the entry's burst of joins drain before timing anything.
         tokio::time::sleep(Duration::from_secs(2)).await;
         let before = process.read();
@@ -512,9 +698,10 @@ impl Bench {
                 identities: hostile,
                 rate: args.flood_rate,
             };
+            let urls = process.urls();
             let (phase, flood) = loadgen::send_flooded(
                 &mut crowd,
-                &process.url,
+                &urls[0],
                 Some(&plan),
                 (args.abuse_senders, args.abuse_rate),
                 Duration::from_secs_f64(args.abuse_secs),
@@ -534,7 +721,7 @@ impl Bench {
             (None, None)
         };
         let after = process.read();
-        let peak_kb = watch.peak_kb().await;
+        let peak_kb = watch.peaks_kb().await.iter().sum();
         crowd.close().await;
         Ok(Abuse {
             clients: args.abuse_clients,
@@ -578,6 +765,15 @@ async fn seed(
     Ok(Identity::from_tokens(&std::fs::read_to_string(
         tokens_file,
     )?)?)
+}
+
+/// A fresh secret for one run's nodes to sign and check tokens with: 32
+/// bytes from the kernel, as 64 hex digits.
+fn random_secret() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0_u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
@@ -782,7 +978,93 @@ fn markdown(runs: &[Run]) -> String {
         }
         out.push('\n');
     }
+    out.push_str(&two_nodes_table(runs));
     out.push_str(&abuse_table(runs, &servers));
+    out
+}
+
+/// The fan-out on two nodes next to one, as Markdown: each node's memory,
+/// the order every client heard, and what the second node costs.
+fn two_nodes_table(runs: &[Run]) -> String {
+    let fanouts: Vec<(&Run, &Ramp)> = runs
+        .iter()
+        .filter(|r| TWO_NODES.contains(&r.server.as_str()))
+        .filter_map(|r| match &r.outcome {
+            Outcome::Fanout(f) => Some((r, f)),
+            _ => None,
+        })
+        .collect();
+    if !fanouts
+        .iter()
+        .any(|(r, _)| r.server == CHATROOM_TWO || r.server == NODE_TWO)
+    {
+        return String::new();
+    }
+    let mut out = String::from(
+        "## Two nodes: fan-out with the crowd split over the nodes\n\n\
+         The fan-out scenario (1,000 clients, 10 senders) with client `i` on node `i mod 2`. \
+         \"in order\" counts, over every step, the messages a client heard whose id was not above \
+         the last it had heard (must be 0), of all the numbered messages heard (the Node.js reference \
+         numbers none: no order to check). Memory: each node's peak, and their sum.\n\n\
+         | server | nodes | round | all in after | highest sustained msg/s | deliveries/s there | p99 ms there | out of order / numbered | server CPU s | peak MB (each) |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    let mb = |kb: u64| kb as f64 / 1024.0;
+    for (run, r) in &fanouts {
+        let best = r.best.as_ref();
+        let numbered: u64 = r.steps.iter().map(|s| s.numbered).sum();
+        let out_of_order: u64 = r.steps.iter().map(|s| s.out_of_order).sum();
+        let order = if numbered == 0 {
+            "- (no ids)".to_owned()
+        } else {
+            format!("{out_of_order} / {numbered}")
+        };
+        let each: Vec<String> = r
+            .node_peaks_kb
+            .iter()
+            .map(|kb| format!("{:.0}", mb(*kb)))
+            .collect();
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {order} | {:.1} | {:.0} ({}) |\n",
+            run.server,
+            r.node_peaks_kb.len(),
+            run.round,
+            r.entry
+                .all_in_ms
+                .map_or_else(|| "not all".to_owned(), |ms| format!("{:.2} s", ms / 1e3)),
+            best.map_or_else(|| "-".to_owned(), |b| format!("{}", b.target_rate)),
+            best.map_or_else(|| "-".to_owned(), |b| format!("{:.0}", b.deliveries_per_s)),
+            best.map_or_else(|| "-".to_owned(), |b| format!("{:.1}", b.latency_ms.p99)),
+            r.cpu_s,
+            mb(r.peak_kb),
+            each.join(" + "),
+        ));
+    }
+    let of = |server: &str, pick: &dyn Fn(&Ramp) -> Option<f64>| {
+        mean(
+            fanouts
+                .iter()
+                .filter(|(r, _)| r.server == server)
+                .filter_map(|(_, f)| pick(f)),
+        )
+    };
+    let fanout = |f: &Ramp| Some(f.best.as_ref().map_or(0.0, |b| b.deliveries_per_s));
+    let all_in = |f: &Ramp| f.entry.all_in_ms;
+    let memory = |f: &Ramp| Some(f.peak_kb as f64);
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
+        _ => "-".to_owned(),
+    };
+    out.push('\n');
+    for (two, one) in [(CHATROOM_TWO, CHATROOM_PG), (NODE_TWO, "node")] {
+        out.push_str(&format!(
+            "{two} ÷ {one} (means over rounds): fan-out {}, time until all 1,000 are in {}, peak memory {}.\n",
+            ratio(of(two, &fanout), of(one, &fanout)),
+            ratio(of(two, &all_in), of(one, &all_in)),
+            ratio(of(two, &memory), of(one, &memory)),
+        ));
+    }
+    out.push('\n');
     out
 }
 
@@ -907,5 +1189,27 @@ mod tests {
                 .iter()
                 .all(|(_, _, s)| *s == "chatroom")
         );
+    }
+
+    #[test]
+    fn two_nodes_stands_for_each_two_node_server_and_its_baseline() {
+        let given: Vec<String> = ["chatroom", "two-nodes", "node"]
+            .map(str::to_owned)
+            .to_vec();
+        assert_eq!(
+            expand(&given),
+            ["chatroom", "chatroom-pg", "chatroom-2n", "node", "node-2n"]
+        );
+        let args = Args::parse_from(["bench", "--servers", "two-nodes"]);
+        let servers = expand(&args.servers);
+        // The abuse scenario's limits count per account: not on guests.
+        assert_eq!(
+            plan(&args, "abuse", &servers)
+                .iter()
+                .map(|(_, _, s)| *s)
+                .collect::<Vec<_>>(),
+            ["node", "node", "node", "node"]
+        );
+        assert_eq!(plan(&args, "fanout", &servers).len(), 8);
     }
 }
