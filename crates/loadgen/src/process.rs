@@ -60,7 +60,7 @@ impl Server {
         let pid = child
             .id()
             .ok_or_else(|| anyhow::anyhow!("{} exited at once", launch.name))?;
-        let server = Self {
+        let mut server = Self {
             child,
             pid,
             url: format!("http://127.0.0.1:{port}"),
@@ -70,6 +70,14 @@ impl Server {
             .await
             .is_err()
         {
+            // A server that refuses its flags is gone at once: say so then.
+            if let Some(status) = server.child.try_wait()? {
+                anyhow::bail!(
+                    "{} exited ({status}) before listening (see {})",
+                    launch.name,
+                    launch.log.display()
+                );
+            }
             anyhow::ensure!(
                 started.elapsed() < Duration::from_secs(60),
                 "{} did not listen on {port} within 60 s (see {})",
