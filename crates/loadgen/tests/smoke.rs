@@ -1,6 +1,7 @@
 //! The load generator against a real server in this process: a small room
-//! for two seconds, nothing lost; and the same with flooders against the
-//! server's default limits. (It proves the tool works; speed is measured by
+//! for two seconds, nothing lost; the same with flooders against the
+//! server's default limits; and a crowd split over two nodes of one cluster
+//! (PostgreSQL and Redis as the machine runs them), in one order. (It proves the tool works; speed is measured by
 //! running it, never asserted in a test.)
 
 // A panic is how a test fails.
@@ -56,7 +57,10 @@ async fn serve(
     let mut args = vec!["server", "--data-dir", data.path().to_str().unwrap()];
     args.extend_from_slice(flags);
     let mut config = Config::try_parse_from(args).unwrap();
-    config.database_url = None;
+    if !flags.contains(&"--database-url") {
+        // The data directory's SQLite file, whatever the environment says.
+        config.database_url = None;
+    }
     let state = AppState::open(&config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -172,6 +176,148 @@ async fn flooders_are_refused_and_disconnected_while_the_room_loses_nothing() {
 
     let _ = stop.send(());
     server.await.unwrap().unwrap();
+}
+
+/// PostgreSQL and Redis as the machine runs them (`scripts/test` starts both).
+const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+const REDIS: &str = "redis://127.0.0.1:6379";
+
+/// What two nodes share for one test: a PostgreSQL schema and a Redis key
+/// prefix of its own (removed when it is dropped), and a token secret.
+struct Shared {
+    schema: String,
+    prefix: String,
+}
+
+impl Shared {
+    async fn new() -> Self {
+        // A name no other run uses: this process and a fresh directory's.
+        let dir = tempfile::tempdir().unwrap();
+        let unique: String = dir
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_lowercase();
+        let schema = format!("loadgen_{}_{unique}", std::process::id());
+        let pool = sqlx::PgPool::connect(POSTGRES).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        Self {
+            prefix: format!("loadgen-{}-{unique}", std::process::id()),
+            schema,
+        }
+    }
+
+    fn flags(&self) -> Vec<String> {
+        [
+            "--database-url",
+            &format!("{POSTGRES}?options=-c%20search_path%3D{}", self.schema),
+            "--redis-url",
+            REDIS,
+            "--redis-prefix",
+            &self.prefix,
+            "--jwt-secret",
+            "loadgen-two-nodes-test-secret-0123456789abcdef",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
+}
+
+impl Drop for Shared {
+    /// Drops the schema and deletes the keys, also when the test failed.
+    fn drop(&mut self) {
+        let (schema, pattern) = (self.schema.clone(), format!("{}:*", self.prefix));
+        // Drop can't await: a small runtime of its own, on a thread of its own.
+        let removed = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let pool = sqlx::PgPool::connect(POSTGRES).await?;
+                sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                    .execute(&pool)
+                    .await?;
+                pool.close().await;
+                let client = redis::Client::open(REDIS)?;
+                let mut redis = client.get_multiplexed_async_connection().await?;
+                let keys: Vec<String> = redis::cmd("KEYS")
+                    .arg(&pattern)
+                    .query_async(&mut redis)
+                    .await?;
+                if !keys.is_empty() {
+                    let _: () = redis::cmd("DEL").arg(keys).query_async(&mut redis).await?;
+                }
+                Ok::<_, anyhow::Error>(())
+            })
+        })
+        .join();
+        if !matches!(removed, Ok(Ok(()))) {
+            eprintln!("could not remove the test's schema and keys: {removed:?}");
+        }
+    }
+}
+
+/// Two nodes of one cluster, the crowd split over them: everyone hears that
+/// everyone is in (the head count is the cluster's), and every client, on
+/// either node, hears every message, numbered in one increasing order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crowd_split_over_two_nodes_hears_one_order() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let shared = Shared::new().await;
+    let flags = shared.flags();
+    let mut flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    flags.extend([
+        "--allow-guests",
+        "--entry-burst",
+        "1000",
+        "--message-burst",
+        "1000",
+        "--message-rate",
+        "60000",
+        "--sockets-per-account",
+        "1000",
+    ]);
+    let (_, first, stop_first, first_task, _first_data) = serve(&flags, 0).await;
+    let (_, second, stop_second, second_task, _second_data) = serve(&flags, 0).await;
+
+    let report = run(&Scenario {
+        urls: vec![first, second],
+        identities: Identity::guests("split", 20),
+        senders: 4,
+        rate: 20.0,
+        duration: Duration::from_secs(2),
+        drain: Duration::from_secs(2),
+        flood: None,
+    })
+    .await
+    .unwrap();
+    println!("{report}");
+    assert_eq!(report.entry.errors, 0);
+    assert!(
+        report.entry.all_in_ms.is_some(),
+        "everyone heard all 20 enter, across the nodes"
+    );
+    let phase = &report.phase;
+    assert_eq!(phase.dropped, 0);
+    assert!(phase.sent >= 4, "the senders sent: {}", phase.sent);
+    assert_eq!(phase.expected, phase.sent * 19);
+    assert_eq!(phase.received, phase.expected, "nothing lost");
+    assert_eq!(phase.numbered, phase.received, "every message numbered");
+    assert_eq!(phase.out_of_order, 0, "one order on both nodes");
+    assert!(!report.failed());
+
+    for (stop, task) in [(stop_first, first_task), (stop_second, second_task)] {
+        let _ = stop.send(());
+        task.await.unwrap().unwrap();
+    }
 }
 
 #[tokio::test]
