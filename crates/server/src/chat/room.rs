@@ -33,11 +33,6 @@ impl Room {
         }
     }
 
-    /// A single node's room, users in memory.
-    pub fn single_node(grace: std::time::Duration) -> Self {
-        Self::new(Presence::in_memory(grace), Fanout::default(), Relay::Local)
-    }
-
     /// Who is online.
     pub fn presence(&self) -> &Presence {
         &self.presence
