@@ -7,7 +7,8 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 
 use crate::chat::Chat;
 use crate::components::{
-    Account, AuthForm, Composer, ConnectionStatus, MessageList, SidePanel, TypingIndicator,
+    Account, AuthForm, Composer, ConnectionStatus, Drawer, MessageList, OnlineToggle, SidePanel,
+    ThemeToggle, TypingIndicator, theme_script,
 };
 
 /// The document around the app, rendered on the server.
@@ -19,6 +20,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                // The remembered theme, before the first paint (no flash).
+                <script nonce=leptos::nonce::use_nonce() inner_html=theme_script()></script>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -35,6 +38,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let chat = Chat::new();
+    Drawer::provide();
     // Effects run only in the browser: the server never opens a socket.
     Effect::new(move |_| chat.start());
 
@@ -46,6 +50,8 @@ pub fn App() -> impl IntoView {
             <h1>"Chatroom"</h1>
             <div class="status">
                 <ConnectionStatus chat/>
+                <OnlineToggle chat/>
+                <ThemeToggle/>
                 <Account chat/>
             </div>
         </header>

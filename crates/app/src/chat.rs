@@ -152,19 +152,27 @@ impl Chat {
         let _ = draft_empty;
     }
 
-    /// The connection status as a short word for styling and tests.
+    /// The connection status as a short word for styling and tests:
+    /// "none" when logged out, when there is no connection to speak of.
     pub fn connection_key(&self) -> &'static str {
+        if self.account.with(Option::is_none) {
+            return "none";
+        }
         self.connection.with(|state| match state {
             ConnectionState::Connecting => "connecting",
             ConnectionState::Online => "online",
             ConnectionState::Reconnecting { .. } => "reconnecting",
-            ConnectionState::Refused { .. } => "refused",
-            ConnectionState::Closed => "closed",
+            ConnectionState::Refused { .. } | ConnectionState::Closed => "offline",
         })
     }
 
-    /// The connection status for people, counting down a reconnection.
+    /// The connection status for people, counting down a reconnection;
+    /// nothing when logged out. (A refusal sends the user to the login
+    /// form, which says why.)
     pub fn connection_text(&self) -> String {
+        if self.account.with(Option::is_none) {
+            return String::new();
+        }
         self.connection.with(|state| match state {
             ConnectionState::Reconnecting { attempt, delay_ms } => {
                 let waited = self.now.get() - self.connection_since.get();
@@ -178,6 +186,7 @@ impl Chat {
                 }
                 .to_string()
             }
+            ConnectionState::Refused { .. } | ConnectionState::Closed => "offline".to_owned(),
             other => other.to_string(),
         })
     }

@@ -85,16 +85,27 @@ mod tests {
     /// The stylesheet, where the colours are.
     const CSS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../style/main.css"));
 
-    /// The `#rrggbb` value of `name: #rrggbb;` in the stylesheet.
-    fn css_colour(name: &str) -> [u8; 3] {
-        let start = CSS
-            .find(&format!("{name}: #"))
-            .unwrap_or_else(|| panic!("{name} is not in main.css"))
-            + name.len()
-            + 3;
-        let hex = &CSS[start..start + 6];
-        let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).unwrap();
-        [byte(0), byte(2), byte(4)]
+    /// The backgrounds text is drawn on: the page, the header and side
+    /// panel, a message bubble and one's own.
+    const BACKGROUNDS: [&str; 4] = ["--bg", "--surface", "--bubble", "--bubble-own"];
+
+    /// The light and dark `#rrggbb` values of `name: light-dark(#rrggbb,
+    /// #rrggbb);` in the stylesheet.
+    fn css_colours(name: &str) -> [[u8; 3]; 2] {
+        let declaration = format!("{name}: light-dark(#");
+        // At the start of a word: `--accent` is not the end of `--on-accent`.
+        let (at, _) = CSS
+            .match_indices(&declaration)
+            .find(|(at, _)| CSS[..*at].ends_with(char::is_whitespace))
+            .unwrap_or_else(|| panic!("{name}: light-dark(…) is not in main.css"));
+        let start = at + declaration.len() - 1;
+        let hex = |at: usize| {
+            let byte = |i: usize| u8::from_str_radix(&CSS[at + i..at + i + 2], 16).unwrap();
+            assert_eq!(&CSS[at..=at], "#", "{name}");
+            [byte(1), byte(3), byte(5)]
+        };
+        assert_eq!(&CSS[start + 7..start + 10], ", #", "{name}");
+        [hex(start), hex(start + 9)]
     }
 
     /// WCAG 2's contrast ratio of two sRGB colours.
@@ -114,22 +125,62 @@ mod tests {
         (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
     }
 
-    #[test]
-    fn every_name_colour_is_readable_on_every_background() {
-        let backgrounds = ["--panel", "--bg", "--own-bubble"].map(|b| (b, css_colour(b)));
-        for i in 0..NAME_COLOURS {
-            let class = format!(".name-c{i} {{ --name");
-            assert!(CSS.contains(&class), "{class} is not in main.css");
-            let colour = css_colour(&format!(".name-c{i} {{ --name"));
-            for (name, background) in backgrounds {
-                let ratio = contrast(colour, background);
-                assert!(ratio >= 4.5, "name-c{i} on {name}: {ratio:.2}:1");
+    /// Fails unless `colour` (a variable, or a name class's `--name`) has at
+    /// least 4.5:1 (WCAG AA for text) on every background, in both themes.
+    fn assert_readable(colour: &str) {
+        let colours = css_colours(colour);
+        for background in BACKGROUNDS {
+            let backgrounds = css_colours(background);
+            for (theme, (fg, bg)) in ["light", "dark"]
+                .iter()
+                .zip(colours.iter().zip(backgrounds))
+            {
+                let ratio = contrast(*fg, bg);
+                assert!(
+                    ratio >= 4.5,
+                    "{colour} on {background} ({theme}): {ratio:.2}:1"
+                );
             }
+        }
+    }
+
+    #[test]
+    fn the_contrast_ratio_is_wcags() {
+        assert!((contrast([0, 0, 0], [255, 255, 255]) - 21.0).abs() < 1e-9);
+        assert!((contrast([255, 255, 255], [255, 255, 255]) - 1.0).abs() < 1e-9);
+        // #777 on white is the classic just-fails grey: 4.48:1.
+        let grey = contrast([0x77; 3], [255; 3]);
+        assert!((4.47..4.49).contains(&grey), "{grey}");
+    }
+
+    #[test]
+    fn every_name_colour_is_readable_on_every_background_in_both_themes() {
+        for i in 0..NAME_COLOURS {
+            assert_readable(&format!(".name-c{i} {{ --name"));
         }
         assert!(
             !CSS.contains(&format!(".name-c{NAME_COLOURS} ")),
             "more colours than NAME_COLOURS"
         );
+    }
+
+    #[test]
+    fn the_palettes_text_is_readable_on_every_background() {
+        for colour in ["--fg", "--muted", "--accent", "--danger"] {
+            assert_readable(colour);
+        }
+        // Button labels, on the accent colour.
+        for (theme, (label, button)) in ["light", "dark"].iter().zip(
+            css_colours("--on-accent")
+                .iter()
+                .zip(css_colours("--accent")),
+        ) {
+            let ratio = contrast(*label, button);
+            assert!(
+                ratio >= 4.5,
+                "--on-accent on --accent ({theme}): {ratio:.2}:1"
+            );
+        }
     }
 
     #[test]

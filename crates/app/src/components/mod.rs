@@ -4,15 +4,19 @@
 
 mod auth;
 mod composer;
+mod drawer;
 mod messages;
 mod side_panel;
 mod status;
+mod theme;
 
 pub use auth::{Account, AuthForm, AuthStart};
 pub use composer::Composer;
+pub use drawer::{Drawer, OnlineToggle};
 pub use messages::{MessageList, TypingIndicator};
 pub use side_panel::SidePanel;
 pub use status::ConnectionStatus;
+pub use theme::{ThemeToggle, theme_script};
 
 /// Puts the keyboard in `input` once it is on the page, so a keyboard user
 /// can type at once.

@@ -1,7 +1,10 @@
 //! The side panel: who is online, and the activity log (joins and leaves).
+//! Beside the stream on a wide screen; a drawer on a phone (see
+//! [`Drawer`]).
 
 use leptos::prelude::*;
 
+use super::drawer::Drawer;
 use super::line_view;
 use crate::chat::Chat;
 use crate::format::{iso_utc, local_time, name_class};
@@ -20,8 +23,12 @@ pub fn SidePanel(chat: Chat) -> impl IntoView {
             all.into_iter().skip(skip).collect::<Vec<_>>()
         })
     };
+    let drawer = Drawer::get();
+    let (backdrop, close) = drawer.parts();
     view! {
-        <aside class="side">
+        {backdrop}
+        <aside id="side-panel" class="side" class:open=move || drawer.is_open() aria-label="People and activity">
+            {close}
             <section id="online" aria-labelledby="online-count">
                 <h2 id="online-count">{move || chat.view.with(|v| v.online_text())}</h2>
                 <ul>

@@ -1,5 +1,7 @@
-//! The connection status in the header: "online", "connecting…",
-//! "reconnecting in 4 s".
+//! The connection status in the header, while logged in: "online",
+//! "connecting…", "reconnecting in 4 s", "offline". Logged out it is empty
+//! (but stays on the page, so screen readers keep following the live
+//! region).
 
 use leptos::prelude::*;
 
