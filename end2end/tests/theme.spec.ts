@@ -5,7 +5,7 @@ import { test, expect, enterRoom, type Page } from "./fixtures";
 
 /** The page background, as the browser computed it. */
 async function background(page: Page): Promise<string> {
-  return page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  return page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
 }
 
 // --bg in main.css, light and dark.
