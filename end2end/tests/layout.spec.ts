@@ -43,6 +43,12 @@ test("on a phone the online list is a drawer behind the header's button", async 
   await expect(panel).toBeVisible();
   await page.locator(".backdrop").click({ position: { x: 10, y: 400 } });
   await expect(panel).toBeHidden();
+  // So does the keyboard leaving it for the page it covers.
+  await toggle.click();
+  await expect(page.locator(".drawer-close")).toBeFocused();
+  await page.keyboard.press("Shift+Tab");
+  await expect(panel).toBeHidden();
+  await expect(toggle).toHaveAttribute("aria-expanded", "false");
 
   // The button follows the count (a logout leaves at once).
   await other.locator("#logout").click();

@@ -2,7 +2,8 @@
 //! decides, at 700 px) the panel is hidden behind the header's "N online"
 //! button, which opens it over the stream. Escape, its close button and a
 //! click beside it close it; focus moves into it on opening and back to the
-//! button on closing, so a keyboard user never loses their place.
+//! button on closing, so a keyboard user never loses their place; focus
+//! leaving it for the page behind closes it too.
 //!
 //! [`Drawer`] is the state both ends share, through context: the button is
 //! in the header, the panel in the room.
@@ -10,6 +11,7 @@
 use leptos::ev;
 use leptos::html::Button;
 use leptos::prelude::*;
+use leptos::web_sys;
 
 use crate::chat::Chat;
 
@@ -72,6 +74,19 @@ impl Drawer {
         if let Some(button) = self.toggle.get_untracked() {
             // Only a detached button fails; then there is nowhere to go.
             let _ = button.focus();
+        }
+    }
+
+    /// Focus left the drawer's element for `to` (Shift+Tab past its start,
+    /// say): it closes, since what it covers is where the keyboard went. A
+    /// click on its own text moves focus nowhere (`None`) and keeps it open.
+    pub fn focus_moved(self, to: Option<web_sys::EventTarget>) {
+        use leptos::wasm_bindgen::JsCast;
+        let outside = to
+            .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+            .is_some_and(|element| matches!(element.closest("#side-panel"), Ok(None)));
+        if outside && self.open.get_untracked() {
+            self.open.set(false);
         }
     }
 

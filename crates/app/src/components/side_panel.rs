@@ -27,7 +27,7 @@ pub fn SidePanel(chat: Chat) -> impl IntoView {
     let (backdrop, close) = drawer.parts();
     view! {
         {backdrop}
-        <aside id="side-panel" class="side" class:open=move || drawer.is_open() aria-label="People and activity">
+        <aside id="side-panel" class="side" class:open=move || drawer.is_open() aria-label="People and activity" on:focusout=move |ev| drawer.focus_moved(ev.related_target())>
             {close}
             <section id="online" aria-labelledby="online-count">
                 <h2 id="online-count">{move || chat.view.with(|v| v.online_text())}</h2>
