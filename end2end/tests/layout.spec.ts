@@ -86,13 +86,13 @@ test("a 32-character name is cut short and leaves the ways out on a phone's scre
   expect(box!.x + box!.width).toBeLessThanOrEqual(panel!.x + panel!.width);
 });
 
-test("a name of stacked marks is clipped to its row in the header and the list", async ({ openPage }) => {
+test("a name of stacked marks is clipped to its row in the header and the side panel", async ({ openPage }) => {
   // Three marks above every letter, the most a name may have (none of them
   // composes with Z, so normalisation keeps them all).
   const name = "Z\u030D\u030E\u0310".repeat(8);
   const page = await openPage({ width: 1100 });
   await enterRoom(page, name);
-  for (const selector of ["#whoami", `#online li.me`]) {
+  for (const selector of ["#whoami", "#online li.me", "#activity-log li"]) {
     const element = page.locator(selector);
     await expect(element).toBeVisible();
     // Clipped: the marks stacked above the line cannot paint over the rows
