@@ -1,11 +1,13 @@
 //! The HTML shell and the app's one page: the login form until the user is
-//! logged in, then the room. The server always renders the login form; the
-//! room exists only in a browser that proved its login.
+//! logged in, then the room. The server renders whichever the visitor's
+//! login cookie calls for ([`RoomStart`]), the room with its recent history,
+//! so a logged-in reload never shows the login form, even before the WASM
+//! has loaded.
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 
-use crate::chat::Chat;
+use crate::chat::{Chat, RoomStart};
 use crate::components::{
     Account, AuthForm, Composer, ConnectionStatus, Drawer, MessageList, OnlineToggle, SidePanel,
     ThemeToggle, TypingIndicator, theme_script,
@@ -37,7 +39,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    let chat = Chat::new();
+    // Provided by the server per request; read back from the page when it
+    // hydrates, so both start from the same room.
+    let start = SharedValue::new(use_context::<RoomStart>).into_inner();
+    let chat = Chat::new(start);
     Drawer::provide();
     // Effects run only in the browser: the server never opens a socket.
     Effect::new(move |_| chat.start());

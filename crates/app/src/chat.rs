@@ -2,10 +2,12 @@
 //! handful of signals ([`Chat`], `Copy`, handed to every component); the
 //! actions go to the API and the Socket.IO connection in the browser
 //! (`live`) and do nothing on the server, which only renders the first view:
-//! the login form.
+//! the room with its recent history for a visitor whose login cookie holds
+//! ([`RoomStart`]), the login form for anyone else.
 
 use leptos::prelude::*;
-use protocol::Account;
+use protocol::{Account, Login};
+use serde::{Deserialize, Serialize};
 use sio_client::ConnectionState;
 
 /// Which of the two forms the user is on.
@@ -30,6 +32,19 @@ pub enum NotSent {
         /// When sending works again.
         until: f64,
     },
+}
+
+/// What the server knows when it renders the page for a visitor whose login
+/// cookie holds: who they are, and the room as they would find it on
+/// entering (who is online, the recent history). The first render shows the
+/// room from it, and the hydrating page starts from the same data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomStart {
+    /// The logged-in account.
+    pub account: Account,
+    /// The room as an `add user` would answer it (`username` is the
+    /// account's name).
+    pub room: Login,
 }
 
 /// Everything the components read, as signals.
@@ -60,19 +75,28 @@ pub struct Chat {
 
 impl Default for Chat {
     fn default() -> Self {
-        Self::new()
+        Self::new(None)
     }
 }
 
 impl Chat {
-    /// Fresh state: not in the room, connecting.
-    pub fn new() -> Self {
+    /// The state of a page's first render: in the room as `start` says, or
+    /// on the login form without one.
+    pub fn new(start: Option<RoomStart>) -> Self {
+        let (account, view) = match start {
+            Some(RoomStart { account, room }) => {
+                let mut view = RoomView::default();
+                view.logged_in(room);
+                (Some(account), view)
+            }
+            None => (None, RoomView::default()),
+        };
         Self {
-            account: RwSignal::new(None),
+            account: RwSignal::new(account),
             auth_error: RwSignal::new(None),
             auth_notice: RwSignal::new(None),
             auth_busy: RwSignal::new(false),
-            view: RwSignal::new(RoomView::default()),
+            view: RwSignal::new(view),
             connection: RwSignal::new(ConnectionState::Connecting),
             connection_since: RwSignal::new(0.0),
             now: RwSignal::new(0.0),
@@ -81,8 +105,8 @@ impl Chat {
         }
     }
 
-    /// In the browser: finds out whether the cookie still holds a login and,
-    /// if so, goes into the room. Nothing on the server.
+    /// In the browser: into the room over a new connection if the server
+    /// rendered the page for a login. Nothing on the server.
     pub fn start(self) {
         #[cfg(feature = "hydrate")]
         crate::live::resume(self);

@@ -19,6 +19,7 @@ mod live;
 pub mod room;
 
 pub use app::{App, shell};
+pub use chat::RoomStart;
 pub use components::AuthStart;
 
 /// The WASM entry point: hydrates the server-rendered page, then marks the

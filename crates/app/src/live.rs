@@ -54,19 +54,13 @@ fn client() -> Option<Client> {
 }
 
 /// At page start: the clock that expires typing, and the room at once if the
-/// cookie still holds a login.
+/// server rendered the page for a login (its cookie held then; if it no
+/// longer does, the connection is refused and the page returns to the form).
 pub fn resume(chat: Chat) {
     set_interval(move || tick(chat), Duration::from_secs(1));
-    spawn_local(async move {
-        match gloo_net::http::Request::get("/api/me").send().await {
-            Ok(response) if response.ok() => match response.json::<Account>().await {
-                Ok(account) => logged_in(chat, account),
-                Err(error) => leptos::logging::debug_warn!("unexpected /api/me answer: {error}"),
-            },
-            // Not logged in (401), or the server is away: the form stays.
-            Ok(_) | Err(_) => {}
-        }
-    });
+    if let Some(account) = chat.account.get_untracked() {
+        logged_in(chat, account);
+    }
 }
 
 /// Logs in or registers through the API, then goes into the room.

@@ -58,12 +58,20 @@ pub fn app(mut state: AppState) -> (Router, SocketIo) {
     state.io = Some(io.clone());
     let routes = generate_route_list(app::App);
     let leptos_options = state.leptos_options.clone();
-    let router = Router::new()
-        .nest("/api", http::router())
-        .merge(http::forms::router())
+    // The pages first, on their own: only their requests look up the
+    // visitor's room before rendering.
+    let pages = Router::new()
         .leptos_routes_with_context(&state, routes, page_context, move || {
             app::shell(leptos_options.clone())
         })
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::page::find_visitor,
+        ));
+    let router = Router::new()
+        .nest("/api", http::router())
+        .merge(http::forms::router())
+        .merge(pages)
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,
@@ -79,10 +87,12 @@ pub fn app(mut state: AppState) -> (Router, SocketIo) {
 }
 
 /// What every page render gets from its request: the CSP nonce its scripts
-/// carry, and the form's flash message.
+/// carry, the form's flash message, and the visitor's room if they are
+/// logged in.
 fn page_context() {
     security::provide_nonce();
     http::forms::page_context();
+    http::page::page_context();
 }
 
 /// Connections the kernel may hold for the server to accept. Browsers

@@ -108,17 +108,33 @@ pub fn AuthForm(chat: Chat) -> impl IntoView {
 }
 
 /// Who is logged in, and the ways out: this session, or every session of
-/// the account on every device.
+/// the account on every device. Each button is a form posting to the
+/// server's `/logout` or `/logout-all`, so it works before the page has
+/// hydrated; once hydrated, the page logs out in place.
 #[component]
 pub fn Account(chat: Chat) -> impl IntoView {
+    let submit = move |everywhere: bool| {
+        move |ev: SubmitEvent| {
+            ev.prevent_default();
+            if everywhere {
+                chat.logout_all();
+            } else {
+                chat.logout();
+            }
+        }
+    };
     view! {
         <Show when=move || chat.account.with(Option::is_some)>
             <div class="account">
                 <bdi id="whoami" title=move || chat.account.with(|a| a.as_ref().map(|a| a.username.clone()))>
                     {move || chat.account.with(|a| a.as_ref().map(|a| a.username.clone()))}
                 </bdi>
-                <button type="button" id="logout" on:click=move |_| chat.logout()>"Log out"</button>
-                <button type="button" id="logout-all" title="End this account's sessions on every device" on:click=move |_| chat.logout_all()>"Log out everywhere"</button>
+                <form method="post" action="/logout" on:submit=submit(false)>
+                    <button type="submit" id="logout">"Log out"</button>
+                </form>
+                <form method="post" action="/logout-all" on:submit=submit(true)>
+                    <button type="submit" id="logout-all" title="End this account's sessions on every device">"Log out everywhere"</button>
+                </form>
             </div>
         </Show>
     }

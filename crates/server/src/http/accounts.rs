@@ -229,7 +229,14 @@ async fn check_login(
 /// (it is refused from now on), disconnects its sockets, and forgets the
 /// browser's cookie.
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
-    let token = auth::token_from_headers(&headers, state.security.cookie);
+    end_session(&state, &headers).await?;
+    Ok(logged_out(&state))
+}
+
+/// Ends the session of the token `headers` carry, if it is still in force,
+/// and disconnects its sockets on every node.
+pub(super) async fn end_session(state: &AppState, headers: &HeaderMap) -> Result<()> {
+    let token = auth::token_from_headers(headers, state.security.cookie);
     // Only a session still in force is revoked: a token logged out already
     // (sent again and again, say) costs a read, never another write.
     match auth::identify(&state.tokens, &state.store, token.as_deref()).await {
@@ -238,16 +245,16 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result
                 .store
                 .revoke_session(&claims.jti, claims.expires_at())
                 .await?;
-            disconnect(&state, crate::relay::session_room(&claims.jti)).await;
+            disconnect(state, crate::relay::session_room(&claims.jti)).await;
             state.relay.send(Signal::EndSession {
                 jti: claims.jti.clone(),
             });
             tracing::info!(user = %user.username, "logged out");
+            Ok(())
         }
-        Err(Unidentified::Internal) => return Err(Error::Internal),
-        Err(_) => {}
+        Err(Unidentified::Internal) => Err(Error::Internal),
+        Err(_) => Ok(()),
     }
-    Ok(logged_out(&state))
 }
 
 /// `POST /api/logout-all`: ends every session of the account, on every
@@ -256,11 +263,18 @@ pub async fn logout_all(
     State(state): State<AppState>,
     AuthUser { user, .. }: AuthUser,
 ) -> Result<Response> {
+    end_all_sessions(&state, &user).await?;
+    Ok(logged_out(&state))
+}
+
+/// Ends every session of `user`'s account and disconnects all its sockets
+/// on every node.
+pub(super) async fn end_all_sessions(state: &AppState, user: &User) -> Result<()> {
     state.store.end_all_sessions(user.id).await?;
-    disconnect(&state, crate::relay::user_room(user.id)).await;
+    disconnect(state, crate::relay::user_room(user.id)).await;
     state.relay.send(Signal::EndSessions { user_id: user.id });
     tracing::info!(user = %user.username, "logged out everywhere");
-    Ok(logged_out(&state))
+    Ok(())
 }
 
 /// 204 with the cookie cleared.

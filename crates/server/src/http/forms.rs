@@ -3,6 +3,10 @@
 //! hydrated and without JavaScript at all, and a password never ends up in
 //! a URL. (Once hydrated, the page submits in place through `/api`.)
 //!
+//! `POST /logout` and `POST /logout-all` end this session or every session
+//! of the account, as the API's do, then redirect to `/` with the cookie
+//! cleared: the logged-in page's buttons work before hydration too.
+//!
 //! `POST /login` and `POST /register` run the API's own checks and limits
 //! ([`Entry::check`]); then they
 //! redirect (303) to `/` with the login cookie set, or back to the form
@@ -40,6 +44,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", post(login))
         .route("/register", post(register))
+        .route("/logout", post(logout))
+        .route("/logout-all", post(logout_all))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 
@@ -63,6 +69,47 @@ async fn register(
     submit(&state, ip, &headers, body, Entry::Register).await
 }
 
+/// `POST /logout`: the log-out button's form.
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(refusal) = cross_site(&headers) {
+        return refusal;
+    }
+    match accounts::end_session(&state, &headers).await {
+        Ok(()) => back_home(&state),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// `POST /logout-all`: the "log out everywhere" button's form.
+async fn logout_all(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(refusal) = cross_site(&headers) {
+        return refusal;
+    }
+    let token = crate::auth::token_from_headers(&headers, state.security.cookie);
+    let ended = match crate::auth::identify(&state.tokens, &state.store, token.as_deref()).await {
+        Ok((user, _)) => accounts::end_all_sessions(&state, &user).await,
+        Err(crate::auth::Unidentified::Internal) => Err(Error::Internal),
+        // Not logged in: there is nothing to end.
+        Err(_) => Ok(()),
+    };
+    match ended {
+        Ok(()) => back_home(&state),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// To `/` (the login form), with the login cookie cleared.
+fn back_home(state: &AppState) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (header::LOCATION, "/".to_owned()),
+            (header::SET_COOKIE, state.security.cookie.clear()),
+        ],
+    )
+        .into_response()
+}
+
 async fn submit(
     state: &AppState,
     ip: IpAddr,
@@ -70,10 +117,8 @@ async fn submit(
     body: Result<Form<Credentials>, FormRejection>,
     entry: Entry,
 ) -> Response {
-    if from_another_site(headers) {
-        // Another site posting our form would log the visitor into an
-        // account of its choosing.
-        return (StatusCode::FORBIDDEN, "forms from another site are refused").into_response();
+    if let Some(refusal) = cross_site(headers) {
+        return refusal;
     }
     let back = match entry {
         Entry::Login => "/".to_owned(),
@@ -122,6 +167,14 @@ fn refused(back: &str, reason: &str) -> Response {
 
 fn cleared_flash() -> String {
     format!("{FLASH_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
+}
+
+/// The answer to a form posted from another site: refused. (Another site
+/// posting the login form would log the visitor into an account of its
+/// choosing; posting the logout forms, log them out.)
+fn cross_site(headers: &HeaderMap) -> Option<Response> {
+    from_another_site(headers)
+        .then(|| (StatusCode::FORBIDDEN, "forms from another site are refused").into_response())
 }
 
 /// Whether the browser says the post comes from another site (every

@@ -1,11 +1,13 @@
 //! The JSON API under `/api`: accounts ([`accounts`]) and the health check;
-//! and the page's form posts ([`forms`]), which work without JavaScript.
+//! the page's form posts ([`forms`]), which work without JavaScript; and the
+//! visitor's room for the page's first render ([`page`]).
 //! Every error under `/api`, an unknown route or method included, is
 //! answered in JSON, and its bodies are small ([`BODY_LIMIT`]).
 
 pub mod accounts;
 mod error;
 pub mod forms;
+pub mod page;
 pub mod throttle;
 
 use std::net::{IpAddr, SocketAddr};

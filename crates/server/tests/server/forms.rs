@@ -9,14 +9,14 @@ use crate::accounts::closed_app;
 use crate::support::TestApp;
 
 /// A client that does not follow redirects, as the test reads them.
-fn browser() -> reqwest::Client {
+pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
 }
 
-async fn submit(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+pub async fn submit(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
     browser()
         .post(format!("{}{path}", app.url()))
         .header("sec-fetch-site", "same-origin")
@@ -26,7 +26,7 @@ async fn submit(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> reqwest::
         .unwrap()
 }
 
-fn cookies(response: &reqwest::Response) -> Vec<String> {
+pub fn cookies(response: &reqwest::Response) -> Vec<String> {
     response
         .headers()
         .get_all(SET_COOKIE)
@@ -36,7 +36,7 @@ fn cookies(response: &reqwest::Response) -> Vec<String> {
 }
 
 /// `GET path` sending back the cookie a `Set-Cookie` value set.
-async fn get_with(app: &TestApp, path: &str, set_cookie: &str) -> reqwest::Response {
+pub async fn get_with(app: &TestApp, path: &str, set_cookie: &str) -> reqwest::Response {
     browser()
         .get(format!("{}{path}", app.url()))
         .header(COOKIE, set_cookie.split(';').next().unwrap())

@@ -18,6 +18,7 @@ mod http;
 mod input;
 mod names;
 mod nodes;
+mod page;
 mod presence;
 mod security;
 mod sessions;
