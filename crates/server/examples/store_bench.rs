@@ -60,6 +60,7 @@ async fn main() -> anyhow::Result<()> {
                         message: format!(
                             "message {i} of a benchmark, about as long as a chat line"
                         ),
+                        key: None,
                     };
                     store.append(item, None).await?;
                 }

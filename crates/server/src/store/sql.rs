@@ -3,9 +3,13 @@
 
 use protocol::{ChatMessage, EventId, HistoryItem, UserEvent};
 
-use super::NewItem;
+use super::{ClientKey, NewItem};
 
-const INSERT_INTO: &str = "INSERT INTO events (ts, kind, username, message, num_users) ";
+const INSERT_INTO: &str =
+    "INSERT INTO events (ts, kind, username, message, num_users, sender, client_id) ";
+/// Messages stored under any of a list of client ids (the list follows).
+const BY_CLIENT_ID: &str = "SELECT id, ts, kind, username, message, num_users, sender, client_id \
+                            FROM events WHERE client_id IS NOT NULL AND client_id IN (";
 const BEFORE: &str = "SELECT id, ts, kind, username, message, num_users FROM events \
                       WHERE id < $1 ORDER BY id DESC LIMIT $2";
 const AFTER: &str = "SELECT id, ts, kind, username, message, num_users FROM events \
@@ -49,6 +53,57 @@ struct Row {
     num_users: Option<i64>,
 }
 
+/// A row of `events` with the key it was sent under.
+#[derive(Debug, sqlx::FromRow)]
+struct KeyedRow {
+    #[sqlx(flatten)]
+    row: Row,
+    sender: Option<String>,
+    client_id: Option<String>,
+}
+
+/// What became of one item of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// It was inserted under this id.
+    Inserted(EventId),
+    /// A message with its key was stored before: this one.
+    Found(HistoryItem),
+}
+
+impl Written {
+    /// The id it was inserted under, if it was.
+    pub fn inserted(&self) -> Option<EventId> {
+        match self {
+            Self::Inserted(id) => Some(*id),
+            Self::Found(_) => None,
+        }
+    }
+}
+
+/// Pairs each item with what became of it: the stored message found for
+/// its key, or else the next of the ids inserted (in order).
+fn written(
+    items: &[&NewItem],
+    found: &mut std::collections::HashMap<ClientKey, HistoryItem>,
+    ids: Vec<EventId>,
+) -> Result<Vec<Written>, sqlx::Error> {
+    let mut ids = ids.into_iter();
+    let written = items
+        .iter()
+        .map(
+            |item| match item.client_key().and_then(|key| found.remove(key)) {
+                Some(stored) => Ok(Written::Found(stored)),
+                None => ids
+                    .next()
+                    .map(Written::Inserted)
+                    .ok_or(sqlx::Error::RowNotFound),
+            },
+        )
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(written)
+}
+
 impl Row {
     fn into_item(self) -> Result<HistoryItem, sqlx::Error> {
         let id = EventId::try_from(self.id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
@@ -76,11 +131,21 @@ impl Row {
     }
 }
 
-/// The columns of a new item: kind, username, message, num_users.
-fn columns(item: &NewItem) -> (&'static str, &str, Option<&str>, Option<i64>) {
+/// The columns of a new item.
+struct Columns<'a> {
+    kind: &'static str,
+    username: &'a str,
+    message: Option<&'a str>,
+    num_users: Option<i64>,
+    key: Option<&'a ClientKey>,
+}
+
+fn columns(item: &NewItem) -> Columns<'_> {
     let count = |n: usize| Some(i64::try_from(n).unwrap_or(i64::MAX));
-    match item {
-        NewItem::Message { username, message } => ("message", username, Some(message), None),
+    let (kind, username, message, num_users) = match item {
+        NewItem::Message {
+            username, message, ..
+        } => ("message", username, Some(message.as_str()), None),
         NewItem::Joined {
             username,
             num_users,
@@ -89,6 +154,13 @@ fn columns(item: &NewItem) -> (&'static str, &str, Option<&str>, Option<i64>) {
             username,
             num_users,
         } => ("left", username, None, count(*num_users)),
+    };
+    Columns {
+        kind,
+        username,
+        message,
+        num_users,
+        key: item.client_key(),
     }
 }
 
@@ -137,36 +209,74 @@ macro_rules! backend {
             use super::*;
 
             /// Inserts `items` with one statement in one transaction, all
-            /// stamped `ts`; their ids in order. (Ids are assigned in the
-            /// order of the rows, so the returned ids, sorted, are the items'.)
+            /// stamped `ts`, but for messages whose key (sender and client
+            /// id) is stored already: what became of each, in order. (Ids
+            /// are assigned in the order of the rows, so the returned ids,
+            /// sorted, are the items'.) The items' keys must differ.
             pub async fn insert_batch(
                 pool: &$pool,
                 items: &[&NewItem],
                 ts: i64,
                 order: Option<&Ordering<'_>>,
-                before_commit: impl FnOnce(&[EventId]),
-            ) -> Result<Vec<EventId>, sqlx::Error> {
-                let mut insert = sqlx::QueryBuilder::<$db>::new(INSERT_INTO);
-                insert.push_values(items, |mut row, item| {
-                    let (kind, username, message, num_users) = columns(item);
-                    row.push_bind(ts)
-                        .push_bind(kind)
-                        .push_bind(username)
-                        .push_bind(message)
-                        .push_bind(num_users);
-                });
-                insert.push(" RETURNING id");
+                before_commit: impl FnOnce(&[Written]),
+            ) -> Result<Vec<Written>, sqlx::Error> {
                 let mut tx = pool.begin().await?;
                 // Ids drawn under the lock are committed in their order (see
                 // `Ordering`); the notification goes out with the commit.
+                // Keys looked up under it are not stored by another node
+                // before this commits.
                 if let Some(order) = order {
                     sqlx::query(order.lock).execute(&mut *tx).await?;
                 }
-                let ids: Vec<i64> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
-                let ids = sorted_ids(ids)?;
-                before_commit(&ids);
+                let mut found = std::collections::HashMap::new();
+                if items.iter().any(|item| item.client_key().is_some()) {
+                    let mut select = sqlx::QueryBuilder::<$db>::new(BY_CLIENT_ID);
+                    let mut list = select.separated(", ");
+                    for key in items.iter().filter_map(|item| item.client_key()) {
+                        list.push_bind(key.client_id.as_str());
+                    }
+                    select.push(")");
+                    let rows: Vec<KeyedRow> = select.build_query_as().fetch_all(&mut *tx).await?;
+                    for KeyedRow {
+                        row,
+                        sender,
+                        client_id,
+                    } in rows
+                    {
+                        if let (Some(sender), Some(client_id)) = (sender, client_id) {
+                            found.insert(ClientKey { sender, client_id }, row.into_item()?);
+                        }
+                    }
+                    // Only the items' own keys: another sender's id is theirs.
+                    found.retain(|key, _| items.iter().any(|item| item.client_key() == Some(key)));
+                }
+                let fresh: Vec<&NewItem> = items
+                    .iter()
+                    .filter(|item| item.client_key().is_none_or(|key| !found.contains_key(key)))
+                    .copied()
+                    .collect();
+                let ids = if fresh.is_empty() {
+                    Vec::new()
+                } else {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(INSERT_INTO);
+                    insert.push_values(&fresh, |mut row, item| {
+                        let c = columns(item);
+                        row.push_bind(ts)
+                            .push_bind(c.kind)
+                            .push_bind(c.username)
+                            .push_bind(c.message)
+                            .push_bind(c.num_users)
+                            .push_bind(c.key.map(|key| key.sender.as_str()))
+                            .push_bind(c.key.map(|key| key.client_id.as_str()));
+                    });
+                    insert.push(" RETURNING id");
+                    let ids: Vec<i64> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
+                    sorted_ids(ids)?
+                };
+                let written = written(items, &mut found, ids)?;
+                before_commit(&written);
                 if let Some(order) = order
-                    && let Some(last) = ids.last()
+                    && let Some(last) = written.iter().filter_map(Written::inserted).max()
                 {
                     sqlx::query("SELECT pg_notify($1, $2)")
                         .bind(order.channel)
@@ -175,7 +285,7 @@ macro_rules! backend {
                         .await?;
                 }
                 tx.commit().await?;
-                Ok(ids)
+                Ok(written)
             }
 
             /// Up to `limit` items before `id`, newest first.
