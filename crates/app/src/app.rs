@@ -7,7 +7,8 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 
 use crate::chat::Chat;
 use crate::components::{
-    Account, AuthForm, Composer, ConnectionStatus, MessageList, SidePanel, TypingIndicator,
+    Account, AuthForm, Composer, ConnectionStatus, MessageList, PendingMessages, SidePanel,
+    TypingIndicator,
 };
 
 /// The document around the app, rendered on the server.
@@ -53,6 +54,7 @@ pub fn App() -> impl IntoView {
             <main id="room">
                 <section class="stream">
                     <MessageList chat/>
+                    <PendingMessages chat/>
                     <TypingIndicator chat/>
                     <Composer chat/>
                 </section>

@@ -5,12 +5,14 @@
 mod auth;
 mod composer;
 mod messages;
+mod pending;
 mod side_panel;
 mod status;
 
 pub use auth::{Account, AuthForm, AuthStart};
 pub use composer::Composer;
 pub use messages::{MessageList, TypingIndicator};
+pub use pending::PendingMessages;
 pub use side_panel::SidePanel;
 pub use status::ConnectionStatus;
 

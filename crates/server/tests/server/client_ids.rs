@@ -5,7 +5,8 @@
 //! PostgreSQL, one node and two.
 
 use protocol::{
-    Ack, CatchUp, ChatMessage, ErrorCode, HistoryItem, NewMessage, NewMessageWithId, ServerEvent,
+    Ack, AckError, CatchUp, ChatMessage, ErrorCode, HistoryItem, NewMessage, NewMessageWithId,
+    ServerEvent,
 };
 use serde_json::json;
 use sio_client::native::NativeClient;
@@ -188,6 +189,19 @@ async fn copies_on_two_nodes_are_one_message() {
     assert_eq!(rounds, 5);
 }
 
+/// Sends `payload` as a `new message` and expects a refusal.
+async fn refusal(client: &NativeClient, payload: serde_json::Value) -> AckError {
+    let reply = client
+        .request_raw(protocol::event::NEW_MESSAGE, vec![payload.clone()])
+        .await
+        .unwrap();
+    let first = reply.into_iter().next().unwrap_or_default();
+    match serde_json::from_value::<Ack<ChatMessage>>(first).unwrap() {
+        Ack::Err(error) => error,
+        Ack::Ok(stored) => panic!("{payload} was stored: {stored:?}"),
+    }
+}
+
 /// A client id that is empty, too long or has other characters is refused
 /// with the reason; nothing is stored.
 #[tokio::test]
@@ -206,15 +220,7 @@ async fn a_bad_client_id_is_refused() {
         ),
     ];
     for (client_id, reason) in cases {
-        let payload = json!({ "message": "hi", "clientId": client_id });
-        let reply = alice
-            .request_raw(protocol::event::NEW_MESSAGE, vec![payload])
-            .await
-            .unwrap();
-        let first = reply.into_iter().next().unwrap_or_default();
-        let Ack::Err(error) = serde_json::from_value::<Ack<ChatMessage>>(first).unwrap() else {
-            panic!("{client_id} was taken");
-        };
+        let error = refusal(&alice, json!({ "message": "hi", "clientId": client_id })).await;
         assert_eq!(
             (error.code, error.message.as_str()),
             (ErrorCode::InvalidPayload, reason)
@@ -225,15 +231,10 @@ async fn a_bad_client_id_is_refused() {
         json!({ "clientId": "abc" }),
         json!({ "message": "hi", "clientId": 7 }),
     ] {
-        let reply = alice
-            .request_raw(protocol::event::NEW_MESSAGE, vec![payload])
-            .await
-            .unwrap();
-        let first = reply.into_iter().next().unwrap_or_default();
-        let Ack::Err(error) = serde_json::from_value::<Ack<ChatMessage>>(first).unwrap() else {
-            panic!("a malformed message was taken");
-        };
-        assert_eq!(error.code, ErrorCode::InvalidPayload);
+        assert_eq!(
+            refusal(&alice, payload).await.code,
+            ErrorCode::InvalidPayload
+        );
     }
     assert!(
         stored_messages(&alice).await.is_empty(),
