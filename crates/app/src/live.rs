@@ -419,6 +419,13 @@ fn deliver(chat: Chat) {
                 // Over the limit or busy: the same id again when the server
                 // says.
                 Err(error) if waited_out(&error).await => {}
+                // The connection came back and has not entered yet: the
+                // next `login` sends it.
+                Err(RequestError::Refused(error)) if error.code == ErrorCode::NotJoined => {
+                    answer(id, Ok(()));
+                    chat.in_room.set(false);
+                    break;
+                }
                 Err(RequestError::Refused(error)) if at_once => {
                     chat.outbox.update(|o| {
                         o.take(id);
