@@ -665,16 +665,7 @@ async fn write_batch(writer: &Writer, batch: &mut Vec<Append>) {
         .zip(&copies)
         .filter_map(|(append, copy_of)| copy_of.is_none().then_some(append))
         .collect();
-    let mut inserted = try_insert(writer, &unique, timestamp).await;
-    // The unique index refused a key stored since it was looked up (another
-    // process on the same database, outside the ordering lock): the next
-    // attempt finds it.
-    if let Err(StoreError::Database(sqlx::Error::Database(e))) = &inserted
-        && e.is_unique_violation()
-    {
-        tracing::info!("a message's client id was stored meanwhile: writing the batch again");
-        inserted = try_insert(writer, &unique, timestamp).await;
-    }
+    let inserted = insert_in_time(writer, &unique, timestamp).await;
     drop(unique);
     match inserted {
         Ok(written) => committed(writer, batch, &copies, written, timestamp),
@@ -708,9 +699,9 @@ fn copies(batch: &[Append]) -> Vec<Option<usize>> {
         .collect()
 }
 
-/// One attempt at a batch, within the commit timeout; on failure the sink
-/// hears that the ids it was told of did not commit.
-async fn try_insert(
+/// Writes a batch within the commit timeout; on failure the sink hears that
+/// the ids it was told of did not commit.
+async fn insert_in_time(
     writer: &Writer,
     batch: &[&Append],
     timestamp: Timestamp,

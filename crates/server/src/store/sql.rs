@@ -7,9 +7,13 @@ use super::{ClientKey, NewItem};
 
 const INSERT_INTO: &str =
     "INSERT INTO events (ts, kind, username, message, num_users, sender, client_id) ";
-/// Messages stored under any of a list of client ids (the list follows).
-const BY_CLIENT_ID: &str = "SELECT id, ts, kind, username, message, num_users, sender, client_id \
-                            FROM events WHERE client_id IS NOT NULL AND client_id IN (";
+/// A message whose key is stored already is not inserted again; the rows
+/// inserted come back with their keys, so those that did not are known.
+const ON_CONFLICT: &str = " ON CONFLICT (client_id, sender) WHERE client_id IS NOT NULL \
+                           DO NOTHING RETURNING id, sender, client_id";
+/// The message stored under a key (the unique index finds it).
+const BY_CLIENT_KEY: &str = "SELECT id, ts, kind, username, message, num_users FROM events \
+                             WHERE client_id = $1 AND sender = $2";
 const BEFORE: &str = "SELECT id, ts, kind, username, message, num_users FROM events \
                       WHERE id < $1 ORDER BY id DESC LIMIT $2";
 const AFTER: &str = "SELECT id, ts, kind, username, message, num_users FROM events \
@@ -53,15 +57,6 @@ struct Row {
     num_users: Option<i64>,
 }
 
-/// A row of `events` with the key it was sent under.
-#[derive(Debug, sqlx::FromRow)]
-struct KeyedRow {
-    #[sqlx(flatten)]
-    row: Row,
-    sender: Option<String>,
-    client_id: Option<String>,
-}
-
 /// What became of one item of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Written {
@@ -79,29 +74,6 @@ impl Written {
             Self::Found(_) => None,
         }
     }
-}
-
-/// Pairs each item with what became of it: the stored message found for
-/// its key, or else the next of the ids inserted (in order).
-fn written(
-    items: &[&NewItem],
-    found: &mut std::collections::HashMap<ClientKey, HistoryItem>,
-    ids: Vec<EventId>,
-) -> Result<Vec<Written>, sqlx::Error> {
-    let mut ids = ids.into_iter();
-    let written = items
-        .iter()
-        .map(
-            |item| match item.client_key().and_then(|key| found.remove(key)) {
-                Some(stored) => Ok(Written::Found(stored)),
-                None => ids
-                    .next()
-                    .map(Written::Inserted)
-                    .ok_or(sqlx::Error::RowNotFound),
-            },
-        )
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(written)
 }
 
 impl Row {
@@ -212,7 +184,7 @@ macro_rules! backend {
             /// stamped `ts`, but for messages whose key (sender and client
             /// id) is stored already: what became of each, in order. (Ids
             /// are assigned in the order of the rows, so the returned ids,
-            /// sorted, are the items'.) The items' keys must differ.
+            /// sorted, are the inserted items'.) The items' keys must differ.
             pub async fn insert_batch(
                 pool: &$pool,
                 items: &[&NewItem],
@@ -220,60 +192,52 @@ macro_rules! backend {
                 order: Option<&Ordering<'_>>,
                 before_commit: impl FnOnce(&[Written]),
             ) -> Result<Vec<Written>, sqlx::Error> {
+                let mut insert = sqlx::QueryBuilder::<$db>::new(INSERT_INTO);
+                insert.push_values(items, |mut row, item| {
+                    let c = columns(item);
+                    row.push_bind(ts)
+                        .push_bind(c.kind)
+                        .push_bind(c.username)
+                        .push_bind(c.message)
+                        .push_bind(c.num_users)
+                        .push_bind(c.key.map(|key| key.sender.as_str()))
+                        .push_bind(c.key.map(|key| key.client_id.as_str()));
+                });
+                insert.push(ON_CONFLICT);
                 let mut tx = pool.begin().await?;
                 // Ids drawn under the lock are committed in their order (see
                 // `Ordering`); the notification goes out with the commit.
-                // Keys looked up under it are not stored by another node
-                // before this commits.
                 if let Some(order) = order {
                     sqlx::query(order.lock).execute(&mut *tx).await?;
                 }
-                let mut found = std::collections::HashMap::new();
-                if items.iter().any(|item| item.client_key().is_some()) {
-                    let mut select = sqlx::QueryBuilder::<$db>::new(BY_CLIENT_ID);
-                    let mut list = select.separated(", ");
-                    for key in items.iter().filter_map(|item| item.client_key()) {
-                        list.push_bind(key.client_id.as_str());
+                let rows: Vec<(i64, Option<String>, Option<String>)> =
+                    insert.build_query_as().fetch_all(&mut *tx).await?;
+                let mut inserted_keys = std::collections::HashSet::new();
+                let mut ids = Vec::with_capacity(rows.len());
+                for (id, sender, client_id) in rows {
+                    ids.push(id);
+                    if let (Some(sender), Some(client_id)) = (sender, client_id) {
+                        inserted_keys.insert(ClientKey { sender, client_id });
                     }
-                    select.push(")");
-                    let rows: Vec<KeyedRow> = select.build_query_as().fetch_all(&mut *tx).await?;
-                    for KeyedRow {
-                        row,
-                        sender,
-                        client_id,
-                    } in rows
-                    {
-                        if let (Some(sender), Some(client_id)) = (sender, client_id) {
-                            found.insert(ClientKey { sender, client_id }, row.into_item()?);
-                        }
-                    }
-                    // Only the items' own keys: another sender's id is theirs.
-                    found.retain(|key, _| items.iter().any(|item| item.client_key() == Some(key)));
                 }
-                let fresh: Vec<&NewItem> = items
-                    .iter()
-                    .filter(|item| item.client_key().is_none_or(|key| !found.contains_key(key)))
-                    .copied()
-                    .collect();
-                let ids = if fresh.is_empty() {
-                    Vec::new()
-                } else {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(INSERT_INTO);
-                    insert.push_values(&fresh, |mut row, item| {
-                        let c = columns(item);
-                        row.push_bind(ts)
-                            .push_bind(c.kind)
-                            .push_bind(c.username)
-                            .push_bind(c.message)
-                            .push_bind(c.num_users)
-                            .push_bind(c.key.map(|key| key.sender.as_str()))
-                            .push_bind(c.key.map(|key| key.client_id.as_str()));
-                    });
-                    insert.push(" RETURNING id");
-                    let ids: Vec<i64> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
-                    sorted_ids(ids)?
-                };
-                let written = written(items, &mut found, ids)?;
+                let mut ids = sorted_ids(ids)?.into_iter();
+                let mut written = Vec::with_capacity(items.len());
+                for item in items {
+                    let next = match item.client_key() {
+                        // Stored before (a repeat): the unique index kept it
+                        // out, and finds the first copy.
+                        Some(key) if !inserted_keys.contains(key) => {
+                            let row: Option<Row> = sqlx::query_as(BY_CLIENT_KEY)
+                                .bind(key.client_id.as_str())
+                                .bind(key.sender.as_str())
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                            Written::Found(row.ok_or(sqlx::Error::RowNotFound)?.into_item()?)
+                        }
+                        _ => Written::Inserted(ids.next().ok_or(sqlx::Error::RowNotFound)?),
+                    };
+                    written.push(next);
+                }
                 before_commit(&written);
                 if let Some(order) = order
                     && let Some(last) = written.iter().filter_map(Written::inserted).max()
