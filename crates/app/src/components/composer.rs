@@ -16,6 +16,18 @@ const MAX_ROWS: usize = 8;
 /// ahead to trim a long message, late enough to stay out of the way.
 const COUNTER_FROM: usize = 200;
 
+/// What the counter says for a message of `length` characters: nothing
+/// until it nears the limit, then how many are left, or how many too many.
+fn counter_text(length: usize) -> Option<String> {
+    if length + COUNTER_FROM < MESSAGE_MAX_CHARS {
+        return None;
+    }
+    Some(match MESSAGE_MAX_CHARS.checked_sub(length) {
+        Some(left) => format!("{left} left"),
+        None => format!("{} too many", length - MESSAGE_MAX_CHARS),
+    })
+}
+
 /// The message box. Enter sends; the text comes back if the server refuses
 /// it, and over the sender's rate limit a countdown says when it may go.
 /// Near the length limit a counter says how much is left; past it the
@@ -39,16 +51,7 @@ pub fn Composer(chat: Chat) -> impl IntoView {
     // Counted as the server counts: trimmed, in characters.
     let length = Memo::new(move |_| draft.with(|d| d.trim().chars().count()));
     let too_long = move || length.get() > MESSAGE_MAX_CHARS;
-    let counter = move || {
-        let length = length.get();
-        if length + COUNTER_FROM < MESSAGE_MAX_CHARS {
-            return None;
-        }
-        Some(match MESSAGE_MAX_CHARS.checked_sub(length) {
-            Some(left) => format!("{left} left"),
-            None => format!("{} too many", length - MESSAGE_MAX_CHARS),
-        })
-    };
+    let counter = move || counter_text(length.get());
     let rows = move || draft.with(|d| d.split('\n').count().clamp(1, MAX_ROWS));
     let input = NodeRef::<Textarea>::new();
     Effect::new(move |_| {
@@ -113,5 +116,20 @@ pub fn Composer(chat: Chat) -> impl IntoView {
             <p id="composer-counter" class:over=too_long aria-live="polite">{counter}</p>
             <p id="composer-error" role="alert">{shown_error}</p>
         </form>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_counter_shows_from_1800_characters() {
+        assert_eq!(counter_text(0), None);
+        assert_eq!(counter_text(1_799), None);
+        assert_eq!(counter_text(1_800).as_deref(), Some("200 left"));
+        assert_eq!(counter_text(1_877).as_deref(), Some("123 left"));
+        assert_eq!(counter_text(2_000).as_deref(), Some("0 left"));
+        assert_eq!(counter_text(2_003).as_deref(), Some("3 too many"));
     }
 }
