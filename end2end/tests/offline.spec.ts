@@ -2,7 +2,8 @@
 // the outbox, shown pending, and go out once, in order, when the page is
 // back in the room. A message whose acknowledgement is lost goes again
 // under the same client id, and the server stores it once.
-import { test, expect, enterRoom, say, type Page } from "./fixtures";
+import { io } from "socket.io-client";
+import { test, expect, enterRoom, say, serverFixture, type Page, type Server } from "./fixtures";
 
 /** Writes `text` in the composer and presses Enter. */
 async function write(page: Page, text: string): Promise<void> {
@@ -89,3 +90,36 @@ for (const close of [false, true]) {
     expect(alicesIds).toEqual(bobsIds);
   });
 }
+
+// The official socket.io-client sends the object form, and a repeat, as a
+// client that lost its ack would: one message, heard once.
+const guestTest = test.extend<{ guestServer: Server }>({ guestServer: serverFixture(["--allow-guests"]) });
+
+guestTest("the official client's repeat of a client id is answered with the stored message", async ({ guestServer }) => {
+  const alice = io(guestServer.url, { transports: ["websocket"] });
+  const bob = io(guestServer.url, { transports: ["websocket"] });
+  try {
+    await alice.timeout(5_000).emitWithAck("add user", "alice");
+    await bob.timeout(5_000).emitWithAck("add user", "bob");
+    const heard: unknown[] = [];
+    alice.on("new message", (message) => heard.push(message));
+
+    const payload = { message: "once", clientId: "k7Fq-2_x" };
+    const first = await bob.timeout(5_000).emitWithAck("new message", payload);
+    expect(first).toEqual({
+      data: { username: "bob", message: "once", id: expect.any(Number), timestamp: expect.any(Number) },
+    });
+    expect(await bob.timeout(5_000).emitWithAck("new message", payload)).toEqual(first);
+    const refused = await bob.timeout(5_000).emitWithAck("new message", { message: "x", clientId: "not ok" });
+    expect(refused).toEqual({
+      error: { code: "invalid_payload", message: "the clientId may only hold A-Z, a-z, 0-9, _ and -" },
+    });
+    // The plain string still works, and is the next thing alice hears.
+    const plain = await bob.timeout(5_000).emitWithAck("new message", "plain");
+    await expect.poll(() => heard.length).toBe(2);
+    expect(heard).toEqual([first.data, plain.data]);
+  } finally {
+    alice.disconnect();
+    bob.disconnect();
+  }
+});
