@@ -9,8 +9,8 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 
 use crate::chat::{Chat, RoomStart};
 use crate::components::{
-    Account, AuthForm, Composer, ConnectionStatus, Drawer, MessageList, OnlineToggle, SidePanel,
-    ThemeToggle, TypingIndicator, theme_script,
+    Account, AuthForm, Composer, ConnectionStatus, Drawer, MessageList, OnlineToggle,
+    PendingMessages, SidePanel, ThemeToggle, TypingIndicator, theme_script,
 };
 
 /// The document around the app, rendered on the server.
@@ -64,6 +64,7 @@ pub fn App() -> impl IntoView {
             <main id="room">
                 <section class="stream">
                     <MessageList chat/>
+                    <PendingMessages chat/>
                     <TypingIndicator chat/>
                     <Composer chat/>
                 </section>

@@ -19,6 +19,7 @@ pub enum AuthMode {
     Register,
 }
 
+use crate::outbox::Outbox;
 use crate::room::RoomView;
 
 /// Why a message did not go out.
@@ -71,6 +72,13 @@ pub struct Chat {
     pub entering: RwSignal<bool>,
     /// A page of older history is on its way.
     pub loading_older: RwSignal<bool>,
+    /// This connection is in the room (its `add user` was answered): the
+    /// outbox may go.
+    pub in_room: RwSignal<bool>,
+    /// Messages written and not yet stored, shown as pending.
+    pub outbox: RwSignal<Outbox>,
+    /// The composer's text (a refused message comes back here to edit).
+    pub draft: RwSignal<String>,
 }
 
 impl Default for Chat {
@@ -102,6 +110,9 @@ impl Chat {
             now: RwSignal::new(0.0),
             entering: RwSignal::new(false),
             loading_older: RwSignal::new(false),
+            in_room: RwSignal::new(false),
+            outbox: RwSignal::new(Outbox::default()),
+            draft: RwSignal::new(String::new()),
         }
     }
 
@@ -144,7 +155,9 @@ impl Chat {
         crate::live::logout_all(self);
     }
 
-    /// Sends a message; `done` hears whether the server took it, or why not.
+    /// Sends a message through the outbox; `done` hears whether the server
+    /// took it or why not, or, when it cannot go at once (offline, messages
+    /// ahead of it), `Ok` as soon as it waits in the outbox, shown pending.
     pub fn send(self, text: String, done: impl FnOnce(Result<(), NotSent>) + 'static) {
         if let Err(error) = protocol::validate_message(&text) {
             return done(Err(NotSent::Refused(error.message)));
@@ -165,6 +178,22 @@ impl Chat {
         }
         #[cfg(not(feature = "hydrate"))]
         let _ = busy;
+    }
+
+    /// Takes a refused message out of the outbox.
+    pub fn discard(self, client_id: &str) {
+        self.outbox.update(|o| {
+            o.take(client_id);
+        });
+    }
+
+    /// Takes a refused message out of the outbox and into the composer, to
+    /// fix and send again (as a new message).
+    pub fn edit(self, client_id: &str) {
+        let taken = self.outbox.try_update(|o| o.take(client_id)).flatten();
+        if let Some(item) = taken {
+            self.draft.set(item.text);
+        }
     }
 
     /// The composer's text changed: tells the others this user is typing, or

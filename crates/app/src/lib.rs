@@ -5,6 +5,7 @@
 //! - [`chat`]: the page's state ([`chat::Chat`], shared through context) and
 //!   the actions the components call (enter, send, typing).
 //! - [`room`]: the room as plain data, updated by server events.
+//! - [`outbox`]: the messages sent and not yet stored, as plain data.
 //! - [`components`]: the entry form, message stream, composer, side panel and
 //!   connection status.
 //! - [`format`]: name colours and times.
@@ -16,6 +17,7 @@ pub mod components;
 pub mod format;
 #[cfg(feature = "hydrate")]
 mod live;
+pub mod outbox;
 pub mod room;
 
 pub use app::{App, shell};

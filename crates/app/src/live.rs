@@ -6,6 +6,7 @@
 //! browser sends it with the API calls and the WebSocket handshake.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -13,11 +14,12 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::{
     Account, AddUser, ApiError, CatchUp, ClientEvent, ConnectAuth, Credentials, ErrorCode, EventId,
-    History, HistoryItem, NewMessage, ServerEvent, Session, StopTyping, Typing,
+    History, HistoryItem, NewMessageWithId, ServerEvent, Session, StopTyping, Typing,
 };
 use sio_client::{Client, ClientOptions, ConnectionState, Handlers, RequestError};
 
 use crate::chat::{AuthMode, Chat, NotSent};
+use crate::outbox::Outbox;
 use crate::room::RoomView;
 use crate::room::TYPING_TIMEOUT_MS;
 
@@ -40,9 +42,19 @@ struct Typist {
     last_sent: f64,
 }
 
+/// What the composer hears of a message it sent, once.
+type Done = Box<dyn FnOnce(Result<(), NotSent>)>;
+
 thread_local! {
     static CLIENT: RefCell<Option<Client>> = const { RefCell::new(None) };
     static TYPIST: Cell<Option<Typist>> = const { Cell::new(None) };
+    /// The outbox is being sent (one message at a time, so one sender).
+    static DELIVERING: Cell<bool> = const { Cell::new(false) };
+    /// The composer's answer for messages that went out at once, by client
+    /// id: a refusal gives the text back to the composer, as it always did.
+    /// A message that has to wait (offline, or dropped on the way) is
+    /// answered `Ok` and stays pending in the outbox instead.
+    static WAITING: RefCell<HashMap<String, Done>> = RefCell::new(HashMap::new());
 }
 
 fn now() -> f64 {
@@ -126,6 +138,10 @@ fn session_over(chat: Chat, notice: Option<String>) {
         client.close();
     }
     TYPIST.set(None);
+    // What this login had not sent is not sent for the next one.
+    WAITING.with_borrow_mut(HashMap::clear);
+    chat.outbox.set(Outbox::default());
+    chat.in_room.set(false);
     chat.account.set(None);
     chat.view.set(RoomView::default());
     chat.auth_notice.set(notice);
@@ -161,6 +177,8 @@ fn connect(chat: Chat) {
             chat.connection.set(state);
             chat.connection_since.set(t);
             chat.now.set(t);
+            // A new connection is not in the room until it enters again.
+            chat.in_room.set(false);
             TYPIST.set(None);
             if online {
                 // Back online: re-enter under the same name.
@@ -242,6 +260,12 @@ pub fn enter(chat: Chat) {
                 if let Some(after) = shown_until {
                     catch_up(&client, chat, after).await;
                 }
+                // Back in the room, with what was missed: what was written
+                // meanwhile goes now.
+                if client.state() == ConnectionState::Online {
+                    chat.in_room.set(true);
+                    deliver(chat);
+                }
             }
             // Busy (the cluster's presence unreachable) or over the entry
             // limit: enter again when the server says.
@@ -310,29 +334,121 @@ pub fn load_older(chat: Chat) {
     });
 }
 
-/// Sends a message; the sender shows it from the server's acknowledgement,
-/// so every screen shows the same text, id and time.
+/// Sends a message through the outbox, under a client id of its own. The
+/// sender shows it from the server's acknowledgement, so every screen shows
+/// the same text, id and time; until then it is pending.
 pub fn send(chat: Chat, text: String, done: impl FnOnce(Result<(), NotSent>) + 'static) {
-    let Some(client) = client() else {
+    let Some(client_id) = random_id() else {
         return done(Err(NotSent::Refused(
-            RequestError::NotConnected.to_string(),
+            "this browser cannot make random ids".to_owned(),
         )));
     };
+    let at_once = ready(chat).is_some() && !chat.outbox.with_untracked(Outbox::has_unsent);
+    chat.outbox.update(|o| o.push(client_id.clone(), text));
+    if at_once {
+        WAITING.with_borrow_mut(|w| w.insert(client_id, Box::new(done)));
+    } else {
+        done(Ok(()));
+    }
+    deliver(chat);
+}
+
+/// The connection, if it is up and in the room (so messages may go).
+fn ready(chat: Chat) -> Option<Client> {
+    let client = client()?;
+    (client.state() == ConnectionState::Online && chat.in_room.get_untracked()).then_some(client)
+}
+
+/// Answers the composer for a message, if it is still waiting to hear.
+fn answer(client_id: &str, result: Result<(), NotSent>) {
+    if let Some(done) = WAITING.with_borrow_mut(|w| w.remove(client_id)) {
+        done(result);
+    }
+}
+
+/// Sends the outbox, oldest first, one message at a time (the next once the
+/// previous is acknowledged), while the connection is in the room; the next
+/// `login` starts it again.
+fn deliver(chat: Chat) {
+    if DELIVERING.get() || ready(chat).is_none() {
+        return;
+    }
+    DELIVERING.set(true);
     spawn_local(async move {
-        let result = client.request(&NewMessage(text)).await;
-        done(match result {
-            Ok(message) => {
-                chat.view.update(|v| v.sent(message));
-                Ok(())
+        while let Some(client) = ready(chat) {
+            let Some(item) = chat.outbox.with_untracked(|o| o.next().cloned()) else {
+                break;
+            };
+            let request = NewMessageWithId {
+                message: item.text,
+                client_id: item.client_id,
+            };
+            let id = request.client_id.as_str();
+            let result = client.request(&request).await;
+            let at_once = WAITING.with_borrow(|w| w.contains_key(id));
+            match result {
+                Ok(message) => {
+                    chat.view.update(|v| v.sent(message));
+                    chat.outbox.update(|o| {
+                        o.take(id);
+                    });
+                    answer(id, Ok(()));
+                }
+                // Just written, over the rate limit: back to the composer,
+                // which counts down to when it may go.
+                Err(RequestError::Refused(error))
+                    if at_once && error.code == ErrorCode::RateLimited =>
+                {
+                    chat.outbox.update(|o| {
+                        o.take(id);
+                    });
+                    let wait = error.retry_after_ms.unwrap_or(1_000) as f64;
+                    answer(
+                        id,
+                        Err(NotSent::SlowDown {
+                            until: now() + wait,
+                        }),
+                    );
+                }
+                // Over the limit or busy: the same id again when the server
+                // says.
+                Err(error) if waited_out(&error).await => {}
+                // The connection came back and has not entered yet: the
+                // next `login` sends it.
+                Err(RequestError::Refused(error)) if error.code == ErrorCode::NotJoined => {
+                    answer(id, Ok(()));
+                    chat.in_room.set(false);
+                    break;
+                }
+                Err(RequestError::Refused(error)) if at_once => {
+                    chat.outbox.update(|o| {
+                        o.take(id);
+                    });
+                    answer(id, Err(NotSent::Refused(error.message)));
+                }
+                Err(RequestError::Refused(error)) => {
+                    chat.outbox.update(|o| o.refuse(id, error.message));
+                }
+                Err(RequestError::BadReply(reason)) => {
+                    chat.outbox.update(|o| o.refuse(id, reason));
+                    answer(id, Ok(()));
+                }
+                // No answer in time, or the connection dropped: it may have
+                // been stored. It stays pending and goes again under the same
+                // id (now, or after the next `login`), and the server answers
+                // with what it stored, if it did.
+                Err(RequestError::Timeout) => answer(id, Ok(())),
+                Err(RequestError::Disconnected | RequestError::NotConnected) => {
+                    answer(id, Ok(()));
+                    break;
+                }
             }
-            Err(RequestError::Refused(error)) if error.code == ErrorCode::RateLimited => {
-                let wait = error.retry_after_ms.unwrap_or(1_000) as f64;
-                Err(NotSent::SlowDown {
-                    until: now() + wait,
-                })
-            }
-            Err(error) => Err(NotSent::Refused(error.to_string())),
-        });
+        }
+        DELIVERING.set(false);
+        // Back in the room while the last request was still waiting.
+        if chat.outbox.with_untracked(Outbox::has_unsent) {
+            deliver(chat);
+        }
     });
 }
 
@@ -396,6 +512,15 @@ fn socket_url() -> String {
     format!("{}://{host}/socket.io/", if secure { "wss" } else { "ws" })
 }
 
+/// 128 random bits from the browser's CSPRNG, as 32 hex digits (a valid
+/// `protocol::validate_client_id`).
+fn random_id() -> Option<String> {
+    let mut bytes = [0u8; 16];
+    let crypto = window().crypto().ok()?;
+    crypto.get_random_values_with_u8_array(&mut bytes).ok()?;
+    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// This browser's client id: made once, kept in local storage, shared by its
 /// tabs. Without storage, the page gets one of its own.
 fn client_id() -> Option<String> {
@@ -406,10 +531,7 @@ fn client_id() -> Option<String> {
     {
         return Some(id);
     }
-    let mut bytes = [0u8; 16];
-    let crypto = window().crypto().ok()?;
-    crypto.get_random_values_with_u8_array(&mut bytes).ok()?;
-    let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let id = random_id()?;
     if let Some(storage) = storage
         && let Err(error) = storage.set_item(CLIENT_ID_KEY, &id)
     {

@@ -16,7 +16,8 @@
 //! - [`HistoryItem`] and [`HistoryPage`] are the stored conversation, sent
 //!   on entry, for scrollback ([`History`]) and after a reconnection
 //!   ([`CatchUp`]).
-//! - [`validate_username`] and [`validate_message`] hold the input limits, so
+//! - [`validate_username`], [`validate_message`] and [`validate_client_id`]
+//!   hold the input limits, so
 //!   the browser refuses what the server would refuse, with the same words;
 //!   [`name_key`] is the one rule for when two names are the same name.
 //!
@@ -37,16 +38,17 @@ mod validate;
 
 pub use names::{looks_alike, name_key, name_key_rule, too_similar};
 pub use validate::{
-    MAX_COMBINING_MARKS, MESSAGE_MAX_CHARS, MESSAGE_MAX_LINES, USERNAME_MAX_CHARS,
-    validate_message, validate_username,
+    CLIENT_ID_MAX_CHARS, MAX_COMBINING_MARKS, MESSAGE_MAX_CHARS, MESSAGE_MAX_LINES,
+    USERNAME_MAX_CHARS, validate_client_id, validate_message, validate_username,
 };
 
 /// The names of the events on the wire, as the canonical chat demo spells them.
 pub mod event {
     /// Client → server: enter the room under a name (payload: the name).
     pub const ADD_USER: &str = "add user";
-    /// Both ways: a chat message (client → server: its text; server →
-    /// clients: a [`ChatMessage`](crate::ChatMessage)).
+    /// Both ways: a chat message (client → server: its text, or
+    /// [`NewMessageWithId`](crate::NewMessageWithId); server → clients: a
+    /// [`ChatMessage`](crate::ChatMessage)).
     pub const NEW_MESSAGE: &str = "new message";
     /// Both ways: someone started typing (client → server: no payload).
     pub const TYPING: &str = "typing";
@@ -103,7 +105,8 @@ impl ClientEvent for AddUser {
     type Reply = Login;
 }
 
-/// `new message`: say this in the room.
+/// `new message`: say this in the room. The payload is the text, as the
+/// demo client sends it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct NewMessage(pub String);
@@ -111,6 +114,47 @@ pub struct NewMessage(pub String);
 impl ClientEvent for NewMessage {
     const NAME: &'static str = event::NEW_MESSAGE;
     type Reply = ChatMessage;
+}
+
+/// `new message` with the id its client gave it:
+/// `{"message": "…", "clientId": "…"}`. A message is stored once per sender
+/// and client id: sent again (a retry after a lost acknowledgement, a copy
+/// from another tab), it is answered with the message as stored the first
+/// time, and nobody hears it twice. The id is 1 to [`CLIENT_ID_MAX_CHARS`]
+/// of `A-Z a-z 0-9 _ -` ([`validate_client_id`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewMessageWithId {
+    /// What to say (the same rules as [`NewMessage`]).
+    pub message: String,
+    /// The client's id for this message.
+    pub client_id: String,
+}
+
+impl ClientEvent for NewMessageWithId {
+    const NAME: &'static str = event::NEW_MESSAGE;
+    type Reply = ChatMessage;
+}
+
+/// Every payload a `new message` may carry: the demo's plain text, or the
+/// text with a client id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MessagePayload {
+    /// `"hello"`.
+    Text(String),
+    /// `{"message": "hello", "clientId": "…"}`.
+    WithId(NewMessageWithId),
+}
+
+impl MessagePayload {
+    /// The text and the client id, if one came.
+    pub fn into_parts(self) -> (String, Option<String>) {
+        match self {
+            Self::Text(text) => (text, None),
+            Self::WithId(NewMessageWithId { message, client_id }) => (message, Some(client_id)),
+        }
+    }
 }
 
 /// `typing`: this user started typing. Sent without a payload.

@@ -98,6 +98,34 @@ pub fn validate_message(raw: &str) -> Result<&str, AckError> {
     Ok(text)
 }
 
+/// The longest client id of a message ([`crate::NewMessageWithId`]).
+pub const CLIENT_ID_MAX_CHARS: usize = 64;
+
+/// Checks a message's client id: 1 to [`CLIENT_ID_MAX_CHARS`] characters of
+/// `A-Z a-z 0-9 _ -` (a UUID, or base64url of random bytes, fits). The id is
+/// stored with the message and compared byte for byte, so nothing that
+/// normalizes or looks alike is let in.
+pub fn validate_client_id(id: &str) -> Result<&str, AckError> {
+    let refuse = |reason: String| Err(AckError::new(ErrorCode::InvalidPayload, reason));
+    if id.is_empty() {
+        return refuse("the clientId is empty".into());
+    }
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return refuse("the clientId may only hold A-Z, a-z, 0-9, _ and -".into());
+    }
+    // ASCII only by now: bytes are characters.
+    if id.len() > CLIENT_ID_MAX_CHARS {
+        return refuse(format!(
+            "the clientId is {} characters long; the limit is {CLIENT_ID_MAX_CHARS}",
+            id.len()
+        ));
+    }
+    Ok(id)
+}
+
 /// Why a name may not hold one of its characters, if so.
 fn refused_character(name: &str) -> Option<String> {
     // Line and paragraph separators are not control characters to Unicode,
@@ -274,6 +302,27 @@ mod tests {
             name_refusal("a\u{301}\u{302}\u{303}\u{304}"),
             "the name has 4 combining marks on one character; the limit is 3"
         );
+    }
+
+    #[test]
+    fn client_ids_are_short_and_plain() {
+        let refusal = |id: &str| validate_client_id(id).map(drop).unwrap_err();
+        assert_eq!(validate_client_id("a-Z_09"), Ok("a-Z_09"));
+        let longest = "x".repeat(CLIENT_ID_MAX_CHARS);
+        assert_eq!(validate_client_id(&longest), Ok(longest.as_str()));
+        assert_eq!(refusal("").message, "the clientId is empty");
+        assert_eq!(
+            refusal(&"x".repeat(65)).message,
+            "the clientId is 65 characters long; the limit is 64"
+        );
+        for bad in ["a b", "é", "a.b", "a\nb", "ａ", "a/b"] {
+            let error = refusal(bad);
+            assert_eq!(error.code, ErrorCode::InvalidPayload, "{bad:?}");
+            assert_eq!(
+                error.message, "the clientId may only hold A-Z, a-z, 0-9, _ and -",
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

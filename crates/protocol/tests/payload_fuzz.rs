@@ -21,8 +21,8 @@ use protocol::strategies::{
 use protocol::{
     Account, Ack, AckError, AddUser, ApiError, CatchUp, ChatMessage, ConnectAuth, Credentials,
     DecodeError, ErrorCode, History, HistoryItem, HistoryPage, Login, MESSAGE_MAX_CHARS,
-    NewMessage, Notice, ServerEvent, Session, StopTyping, Typing, USERNAME_MAX_CHARS, UserEvent,
-    UserTyping, validate_message, validate_username,
+    MessagePayload, NewMessage, NewMessageWithId, Notice, ServerEvent, Session, StopTyping, Typing,
+    USERNAME_MAX_CHARS, UserEvent, UserTyping, validate_message, validate_username,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -47,6 +47,7 @@ fn every_payload(value: &Value) -> Result<(), TestCaseError> {
     // What clients send (socket events, the handshake, API bodies).
     decodes_or_refuses::<AddUser>(value)?;
     decodes_or_refuses::<NewMessage>(value)?;
+    decodes_or_refuses::<MessagePayload>(value)?;
     decodes_or_refuses::<Typing>(value)?;
     decodes_or_refuses::<StopTyping>(value)?;
     decodes_or_refuses::<History>(value)?;
@@ -135,6 +136,11 @@ proptest! {
     ) {
         round_trip(&AddUser(name.clone()))?;
         round_trip(&NewMessage(name.clone()))?;
+        round_trip(&MessagePayload::Text(name.clone()))?;
+        round_trip(&MessagePayload::WithId(NewMessageWithId {
+            message: name.clone(),
+            client_id: password.clone(),
+        }))?;
         round_trip(&History { before: id })?;
         round_trip(&CatchUp { after: id })?;
         round_trip(&ConnectAuth { token, client_id })?;

@@ -7,8 +7,9 @@
 
 use protocol::{
     Account, Ack, AckError, AddUser, ApiError, CatchUp, ChatMessage, ClientEvent, ConnectAuth,
-    Credentials, DecodeError, ErrorCode, History, HistoryItem, HistoryPage, Login, NewMessage,
-    Notice, ServerEvent, Session, StopTyping, Typing, UserEvent, UserTyping, event,
+    Credentials, DecodeError, ErrorCode, History, HistoryItem, HistoryPage, Login, MessagePayload,
+    NewMessage, NewMessageWithId, Notice, ServerEvent, Session, StopTyping, Typing, UserEvent,
+    UserTyping, event,
 };
 use serde_json::{Value, json};
 
@@ -154,6 +155,49 @@ fn client_payloads() {
     let parsed: ConnectAuth =
         serde_json::from_value(json!({ "clientId": "c1", "extra": 1 })).unwrap();
     assert_eq!(parsed.client_id.as_deref(), Some("c1"));
+}
+
+/// `new message` from a client: the demo's plain string, or an object with
+/// the client's id for the message (sent again, it is stored once).
+#[test]
+fn new_message_payloads() {
+    assert_eq!(NewMessageWithId::NAME, event::NEW_MESSAGE);
+    let with_id = NewMessageWithId {
+        message: "hello".into(),
+        client_id: "k7Fq-2_x".into(),
+    };
+    assert_eq!(
+        wire(&with_id),
+        json!({ "message": "hello", "clientId": "k7Fq-2_x" })
+    );
+    let read = |value: Value| serde_json::from_value::<MessagePayload>(value);
+    assert_eq!(
+        read(json!("hello")).unwrap(),
+        MessagePayload::Text("hello".into())
+    );
+    assert_eq!(
+        read(json!({ "message": "hello", "clientId": "k7Fq-2_x" })).unwrap(),
+        MessagePayload::WithId(with_id.clone())
+    );
+    assert_eq!(
+        read(wire(&with_id)).unwrap().into_parts(),
+        ("hello".to_owned(), Some("k7Fq-2_x".to_owned()))
+    );
+    assert_eq!(
+        read(json!("hi")).unwrap().into_parts(),
+        ("hi".to_owned(), None)
+    );
+    // Not a message: a number, an object without its text or its id, a
+    // client id that is not a string.
+    for bad in [
+        json!(7),
+        json!(null),
+        json!({ "message": "hello" }),
+        json!({ "clientId": "a" }),
+        json!({ "message": "hello", "clientId": 7 }),
+    ] {
+        assert!(read(bad.clone()).is_err(), "{bad}");
+    }
 }
 
 #[test]

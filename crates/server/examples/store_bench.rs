@@ -8,6 +8,9 @@
 //!     --postgres postgres://postgres@127.0.0.1:5432/test
 //! ```
 //!
+//! `--client-ids` gives every message a client id (as the page sends them),
+//! which each batch looks up before it inserts.
+//!
 //! SQLite runs in a temporary directory; PostgreSQL in a temporary schema that
 //! is dropped at the end. Bounded: it writes `--messages` and stops.
 
@@ -15,7 +18,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
-use server::store::{NewItem, Store};
+use server::store::{ClientKey, NewItem, Store};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -28,6 +31,9 @@ struct Args {
     /// Measure PostgreSQL at this URL instead of SQLite.
     #[arg(long)]
     postgres: Option<String>,
+    /// Send every message with a client id of its own.
+    #[arg(long)]
+    client_ids: bool,
 }
 
 #[tokio::main]
@@ -53,6 +59,7 @@ async fn main() -> anyhow::Result<()> {
     let writers: Vec<_> = (0..args.writers)
         .map(|w| {
             let store = store.clone();
+            let client_ids = args.client_ids;
             tokio::spawn(async move {
                 for i in 0..per_writer {
                     let item = NewItem::Message {
@@ -60,6 +67,10 @@ async fn main() -> anyhow::Result<()> {
                         message: format!(
                             "message {i} of a benchmark, about as long as a chat line"
                         ),
+                        key: client_ids.then(|| ClientKey {
+                            sender: format!("user:{w}"),
+                            client_id: format!("{w}-{i}"),
+                        }),
                     };
                     store.append(item, None).await?;
                 }
@@ -73,8 +84,9 @@ async fn main() -> anyhow::Result<()> {
     let elapsed = started.elapsed();
     let written = per_writer * args.writers;
     println!(
-        "{}: {written} messages by {} writers in {:.2} s = {:.0} messages/s durable",
+        "{}{}: {written} messages by {} writers in {:.2} s = {:.0} messages/s durable",
         store.kind(),
+        if args.client_ids { " (client ids)" } else { "" },
         args.writers,
         elapsed.as_secs_f64(),
         written as f64 / elapsed.as_secs_f64()

@@ -15,7 +15,8 @@
 
 use protocol::{
     Ack, AckError, AddUser, CatchUp, ErrorCode, HISTORY_PAGE, History, HistoryItem, HistoryPage,
-    Login, NewMessage, Notice, ServerEvent, event, validate_message, validate_username,
+    Login, MessagePayload, Notice, ServerEvent, event, validate_client_id, validate_message,
+    validate_username,
 };
 use serde::Serialize;
 use socketioxide::extract::{AckSender, Event, MaybeExtension, SocketRef, State, TryData};
@@ -26,7 +27,7 @@ use super::turn::{
     Admitted, Connection, EntryEvent, EventClass, MessageEvent, OtherEvent, ReadEvent, Turn,
 };
 use super::{ExpiryTimer, Identity, Room};
-use crate::store::{NewItem, Store, StoreError};
+use crate::store::{ClientKey, NewItem, Store, StoreError};
 
 /// `add user`: enter the room under a name.
 pub async fn add_user(
@@ -145,23 +146,43 @@ async fn enter(
     }
 }
 
-/// `new message`: say something to everyone in the room.
+/// `new message`: say something to everyone in the room. A message sent
+/// with a client id is stored once per sender and id: a repeat is answered
+/// with the stored message, and nobody hears it again.
 pub async fn new_message(
     s: SocketRef,
     turn: Turn<MessageEvent>,
     State(room): State<Room>,
     State(store): State<Store>,
-    TryData(text): TryData<NewMessage>,
+    MaybeExtension(identity): MaybeExtension<Identity>,
+    TryData(payload): TryData<MessagePayload>,
     ack: AckSender,
 ) {
     let Some((mut turn, ack)) = my_turn(&s, turn, ack, event::NEW_MESSAGE).await else {
         return;
     };
     let result = joined(&room, &s).and_then(|username| {
-        let NewMessage(text) =
-            text.map_err(|_| invalid_payload("new message expects the text as a string"))?;
+        let (text, client_id) = payload
+            .map_err(|_| {
+                invalid_payload(
+                    "new message expects the text as a string, or {\"message\": text, \"clientId\": id}",
+                )
+            })?
+            .into_parts();
         let message = validate_message(&text)?.to_owned();
-        Ok(NewItem::Message { username, message })
+        let key = match client_id {
+            Some(client_id) => {
+                validate_client_id(&client_id)?;
+                let sender = sender(identity.as_ref(), &username);
+                Some(ClientKey { sender, client_id })
+            }
+            None => None,
+        };
+        Ok(NewItem::Message {
+            username,
+            message,
+            key,
+        })
     });
     let item = match result {
         Ok(item) => item,
@@ -194,6 +215,15 @@ pub async fn new_message(
         Err(error) => return refuse(&s, ack, event::NEW_MESSAGE, internal(&error)),
     };
     reply(&s, ack, &Ack::Ok(&message));
+}
+
+/// Whose client ids a message's is one of: the account's, or a guest's
+/// name's (all of one user's tabs and nodes agree on either).
+fn sender(identity: Option<&Identity>, username: &str) -> String {
+    match identity {
+        Some(Identity::User { id, .. }) => format!("user:{id}"),
+        Some(Identity::Guest { .. }) | None => format!("name:{}", protocol::name_key(username)),
+    }
 }
 
 /// How long a sender refused as `busy` should wait: a few commits' time.

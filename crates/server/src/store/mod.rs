@@ -31,6 +31,7 @@ use protocol::{
 };
 use recent::Recent;
 pub use sessions::AccountSession;
+use sql::Written;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -109,12 +110,38 @@ pub enum StoreError {
 /// Something to add to the conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NewItem {
-    /// A message.
-    Message { username: String, message: String },
+    /// A message; one with a key is stored once per key (see [`ClientKey`]).
+    Message {
+        username: String,
+        message: String,
+        key: Option<ClientKey>,
+    },
     /// A user entered; `num_users` online after.
     Joined { username: String, num_users: usize },
     /// A user's last connection left; `num_users` online after.
     Left { username: String, num_users: usize },
+}
+
+impl NewItem {
+    /// The message's key, if it has one.
+    pub fn client_key(&self) -> Option<&ClientKey> {
+        match self {
+            Self::Message { key, .. } => key.as_ref(),
+            Self::Joined { .. } | Self::Left { .. } => None,
+        }
+    }
+}
+
+/// Who sent a message and the id their client gave it. A message is stored
+/// once per key: appended again (a retry after a lost acknowledgement, a copy
+/// from another tab or node), it is answered with the message stored the
+/// first time, which nobody hears of again.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientKey {
+    /// "user:<account id>", or "name:<name key>" for a guest.
+    pub sender: String,
+    /// The client's id for the message (`protocol::validate_client_id`).
+    pub client_id: String,
 }
 
 /// How long to keep the conversation.
@@ -184,22 +211,23 @@ struct Writer {
 }
 
 impl Writer {
-    /// Inserts a batch in one transaction; the ids in order. The sink hears
-    /// who sent what before the commit.
-    /// `told` gets the ids the sink was told about.
+    /// Inserts a batch in one transaction, but for messages whose key is
+    /// stored already (the appends' keys differ): what became of each, in
+    /// order. The sink hears who sent what before the commit. `told` gets
+    /// the ids the sink was told about.
     async fn insert(
         &self,
-        batch: &[Append],
+        batch: &[&Append],
         timestamp: Timestamp,
         told: &std::sync::Mutex<Vec<EventId>>,
-    ) -> Result<Vec<EventId>, sqlx::Error> {
+    ) -> Result<Vec<Written>, sqlx::Error> {
         let items: Vec<&NewItem> = batch.iter().map(|a| &a.item).collect();
-        let before_commit = |ids: &[EventId]| {
+        let before_commit = |written: &[Written]| {
             let Some(sink) = self.sink.get() else { return };
-            let origins: Vec<(EventId, Origin)> = ids
+            let origins: Vec<(EventId, Origin)> = written
                 .iter()
                 .zip(batch)
-                .filter_map(|(id, append)| Some((*id, append.origin?)))
+                .filter_map(|(written, append)| Some((written.inserted()?, append.origin?)))
                 .collect();
             if !origins.is_empty() {
                 sink.committing(&origins);
@@ -210,9 +238,9 @@ impl Writer {
         };
         #[cfg(feature = "bench-memory-store")]
         {
-            let ids = self.memory.insert(&items, timestamp);
-            before_commit(&ids);
-            return Ok(ids);
+            let written = self.memory.insert(&items, timestamp);
+            before_commit(&written);
+            return Ok(written);
         }
         #[allow(unreachable_code)]
         match &self.db {
@@ -629,24 +657,20 @@ async fn write_batches(writer: Writer, mut queue: mpsc::Receiver<Job>) {
 /// Commits a batch in one transaction and answers every append in it.
 async fn write_batch(writer: &Writer, batch: &mut Vec<Append>) {
     let timestamp = now_millis();
-    let told = std::sync::Mutex::new(Vec::new());
-    let insert = writer.insert(batch, timestamp, &told);
-    let inserted = match tokio::time::timeout(writer.commit_timeout, insert).await {
-        Ok(inserted) => inserted.map_err(StoreError::from),
-        // Dropping the insert rolls its transaction back.
-        Err(_) => Err(StoreError::Timeout),
-    };
+    // A message twice in one batch (two tabs sent it, a client retried at
+    // once) is written once; its copies are answered with what it got.
+    let copies = copies(batch);
+    let unique: Vec<&Append> = batch
+        .iter()
+        .zip(&copies)
+        .filter_map(|(append, copy_of)| copy_of.is_none().then_some(append))
+        .collect();
+    let inserted = insert_in_time(writer, &unique, timestamp).await;
+    drop(unique);
     match inserted {
-        Ok(ids) => committed(writer, batch, ids, timestamp),
+        Ok(written) => committed(writer, batch, &copies, written, timestamp),
         Err(error) => {
             tracing::error!(%error, items = batch.len(), "could not store a batch");
-            // The sink may have heard of ids that never committed.
-            let told = told.into_inner().unwrap_or_else(PoisonError::into_inner);
-            if let Some(sink) = writer.sink.get()
-                && !told.is_empty()
-            {
-                sink.aborted(&told);
-            }
             for append in batch.drain(..) {
                 let _ = append.done.send(Err(StoreError::Write(error.to_string())));
             }
@@ -654,32 +678,127 @@ async fn write_batch(writer: &Writer, batch: &mut Vec<Append>) {
     }
 }
 
-/// A batch is durable: hands it to the sink in order and answers every
-/// appender.
-fn committed(writer: &Writer, batch: &mut Vec<Append>, ids: Vec<EventId>, timestamp: Timestamp) {
-    let mut done = Vec::with_capacity(batch.len());
-    let mut stored = Vec::with_capacity(batch.len());
-    for (append, id) in batch.drain(..).zip(ids) {
-        let item = stored_item(append.item, id, timestamp);
-        if let Some(recent) = &writer.recent {
-            recent.push(&item);
+/// For each append, the index of an earlier one in the batch with the same
+/// key, if there is one.
+fn copies(batch: &[Append]) -> Vec<Option<usize>> {
+    if batch
+        .iter()
+        .all(|append| append.item.client_key().is_none())
+    {
+        return vec![None; batch.len()];
+    }
+    let mut first = std::collections::HashMap::new();
+    batch
+        .iter()
+        .enumerate()
+        .map(|(i, append)| {
+            let key = append.item.client_key()?;
+            let first = *first.entry(key).or_insert(i);
+            (first != i).then_some(first)
+        })
+        .collect()
+}
+
+/// Writes a batch within the commit timeout; on failure the sink hears that
+/// the ids it was told of did not commit.
+async fn insert_in_time(
+    writer: &Writer,
+    batch: &[&Append],
+    timestamp: Timestamp,
+) -> Result<Vec<Written>, StoreError> {
+    let told = std::sync::Mutex::new(Vec::new());
+    let insert = writer.insert(batch, timestamp, &told);
+    let inserted = match tokio::time::timeout(writer.commit_timeout, insert).await {
+        Ok(inserted) => inserted.map_err(StoreError::from),
+        // Dropping the insert rolls its transaction back.
+        Err(_) => Err(StoreError::Timeout),
+    };
+    if inserted.is_err() {
+        let told = told.into_inner().unwrap_or_else(PoisonError::into_inner);
+        if let Some(sink) = writer.sink.get()
+            && !told.is_empty()
+        {
+            sink.aborted(&told);
         }
-        stored.push((item, append.origin));
+    }
+    inserted
+}
+
+/// What an append is answered with, once its batch committed.
+enum Answer {
+    /// The item inserted at this index of the batch handed to the sink.
+    Inserted(usize),
+    /// The message stored before under its key.
+    Found(HistoryItem),
+    /// The answer of the earlier append with the same key.
+    CopyOf(usize),
+    /// Nothing: the database's answer did not cover it.
+    Missing,
+}
+
+/// A batch is durable: hands what it inserted to the sink in order and
+/// answers every appender.
+fn committed(
+    writer: &Writer,
+    batch: &mut Vec<Append>,
+    copies: &[Option<usize>],
+    written: Vec<Written>,
+    timestamp: Timestamp,
+) {
+    let mut written = written.into_iter().peekable();
+    let mut done = Vec::with_capacity(batch.len());
+    let mut answers = Vec::with_capacity(batch.len());
+    let mut stored = Vec::with_capacity(batch.len());
+    for (append, copy_of) in batch.drain(..).zip(copies) {
+        let answer = match (copy_of, written.next_if(|_| copy_of.is_none())) {
+            (Some(first), _) => Answer::CopyOf(*first),
+            (None, Some(Written::Found(item))) => Answer::Found(item),
+            (None, Some(Written::Inserted(id))) => {
+                let item = stored_item(append.item, id, timestamp);
+                if let Some(recent) = &writer.recent {
+                    recent.push(&item);
+                }
+                stored.push((item, append.origin));
+                Answer::Inserted(stored.len() - 1)
+            }
+            (None, None) => {
+                tracing::error!("the database answered fewer items than the batch held");
+                Answer::Missing
+            }
+        };
+        answers.push(answer);
         done.push(append.done);
     }
-    if let Some(sink) = writer.sink.get() {
+    if let Some(sink) = writer.sink.get()
+        && !stored.is_empty()
+    {
         sink.committed(&stored);
     }
-    for ((item, _), done) in stored.into_iter().zip(done) {
+    let mut stored: Vec<Option<HistoryItem>> =
+        stored.into_iter().map(|(item, _)| Some(item)).collect();
+    let mut items: Vec<Option<HistoryItem>> = Vec::with_capacity(answers.len());
+    for answer in answers {
+        let item = match answer {
+            Answer::Inserted(at) => stored.get_mut(at).and_then(Option::take),
+            Answer::Found(item) => Some(item),
+            Answer::CopyOf(first) => items.get(first).cloned().flatten(),
+            Answer::Missing => None,
+        };
+        items.push(item);
+    }
+    for (item, done) in items.into_iter().zip(done) {
         // The appender may have gone (its client left); the item is stored
         // all the same.
-        let _ = done.send(Ok(item));
+        let answer = item.ok_or_else(|| StoreError::Write("not in the batch written".into()));
+        let _ = done.send(answer);
     }
 }
 
 fn stored_item(item: NewItem, id: EventId, timestamp: Timestamp) -> HistoryItem {
     match item {
-        NewItem::Message { username, message } => HistoryItem::Message(ChatMessage {
+        NewItem::Message {
+            username, message, ..
+        } => HistoryItem::Message(ChatMessage {
             username,
             message,
             id,

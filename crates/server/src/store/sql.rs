@@ -3,9 +3,17 @@
 
 use protocol::{ChatMessage, EventId, HistoryItem, UserEvent};
 
-use super::NewItem;
+use super::{ClientKey, NewItem};
 
-const INSERT_INTO: &str = "INSERT INTO events (ts, kind, username, message, num_users) ";
+const INSERT_INTO: &str =
+    "INSERT INTO events (ts, kind, username, message, num_users, sender, client_id) ";
+/// A message whose key is stored already is not inserted again; the rows
+/// inserted come back with their keys, so those that did not are known.
+const ON_CONFLICT: &str = " ON CONFLICT (client_id, sender) WHERE client_id IS NOT NULL \
+                           DO NOTHING RETURNING id, sender, client_id";
+/// The message stored under a key (the unique index finds it).
+const BY_CLIENT_KEY: &str = "SELECT id, ts, kind, username, message, num_users FROM events \
+                             WHERE client_id = $1 AND sender = $2";
 const BEFORE: &str = "SELECT id, ts, kind, username, message, num_users FROM events \
                       WHERE id < $1 ORDER BY id DESC LIMIT $2";
 const AFTER: &str = "SELECT id, ts, kind, username, message, num_users FROM events \
@@ -49,6 +57,25 @@ struct Row {
     num_users: Option<i64>,
 }
 
+/// What became of one item of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// It was inserted under this id.
+    Inserted(EventId),
+    /// A message with its key was stored before: this one.
+    Found(HistoryItem),
+}
+
+impl Written {
+    /// The id it was inserted under, if it was.
+    pub fn inserted(&self) -> Option<EventId> {
+        match self {
+            Self::Inserted(id) => Some(*id),
+            Self::Found(_) => None,
+        }
+    }
+}
+
 impl Row {
     fn into_item(self) -> Result<HistoryItem, sqlx::Error> {
         let id = EventId::try_from(self.id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
@@ -76,11 +103,21 @@ impl Row {
     }
 }
 
-/// The columns of a new item: kind, username, message, num_users.
-fn columns(item: &NewItem) -> (&'static str, &str, Option<&str>, Option<i64>) {
+/// The columns of a new item.
+struct Columns<'a> {
+    kind: &'static str,
+    username: &'a str,
+    message: Option<&'a str>,
+    num_users: Option<i64>,
+    key: Option<&'a ClientKey>,
+}
+
+fn columns(item: &NewItem) -> Columns<'_> {
     let count = |n: usize| Some(i64::try_from(n).unwrap_or(i64::MAX));
-    match item {
-        NewItem::Message { username, message } => ("message", username, Some(message), None),
+    let (kind, username, message, num_users) = match item {
+        NewItem::Message {
+            username, message, ..
+        } => ("message", username, Some(message.as_str()), None),
         NewItem::Joined {
             username,
             num_users,
@@ -89,6 +126,13 @@ fn columns(item: &NewItem) -> (&'static str, &str, Option<&str>, Option<i64>) {
             username,
             num_users,
         } => ("left", username, None, count(*num_users)),
+    };
+    Columns {
+        kind,
+        username,
+        message,
+        num_users,
+        key: item.client_key(),
     }
 }
 
@@ -137,36 +181,66 @@ macro_rules! backend {
             use super::*;
 
             /// Inserts `items` with one statement in one transaction, all
-            /// stamped `ts`; their ids in order. (Ids are assigned in the
-            /// order of the rows, so the returned ids, sorted, are the items'.)
+            /// stamped `ts`, but for messages whose key (sender and client
+            /// id) is stored already: what became of each, in order. (Ids
+            /// are assigned in the order of the rows, so the returned ids,
+            /// sorted, are the inserted items'.) The items' keys must differ.
             pub async fn insert_batch(
                 pool: &$pool,
                 items: &[&NewItem],
                 ts: i64,
                 order: Option<&Ordering<'_>>,
-                before_commit: impl FnOnce(&[EventId]),
-            ) -> Result<Vec<EventId>, sqlx::Error> {
+                before_commit: impl FnOnce(&[Written]),
+            ) -> Result<Vec<Written>, sqlx::Error> {
                 let mut insert = sqlx::QueryBuilder::<$db>::new(INSERT_INTO);
                 insert.push_values(items, |mut row, item| {
-                    let (kind, username, message, num_users) = columns(item);
+                    let c = columns(item);
                     row.push_bind(ts)
-                        .push_bind(kind)
-                        .push_bind(username)
-                        .push_bind(message)
-                        .push_bind(num_users);
+                        .push_bind(c.kind)
+                        .push_bind(c.username)
+                        .push_bind(c.message)
+                        .push_bind(c.num_users)
+                        .push_bind(c.key.map(|key| key.sender.as_str()))
+                        .push_bind(c.key.map(|key| key.client_id.as_str()));
                 });
-                insert.push(" RETURNING id");
+                insert.push(ON_CONFLICT);
                 let mut tx = pool.begin().await?;
                 // Ids drawn under the lock are committed in their order (see
                 // `Ordering`); the notification goes out with the commit.
                 if let Some(order) = order {
                     sqlx::query(order.lock).execute(&mut *tx).await?;
                 }
-                let ids: Vec<i64> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
-                let ids = sorted_ids(ids)?;
-                before_commit(&ids);
+                let rows: Vec<(i64, Option<String>, Option<String>)> =
+                    insert.build_query_as().fetch_all(&mut *tx).await?;
+                let mut inserted_keys = std::collections::HashSet::new();
+                let mut ids = Vec::with_capacity(rows.len());
+                for (id, sender, client_id) in rows {
+                    ids.push(id);
+                    if let (Some(sender), Some(client_id)) = (sender, client_id) {
+                        inserted_keys.insert(ClientKey { sender, client_id });
+                    }
+                }
+                let mut ids = sorted_ids(ids)?.into_iter();
+                let mut written = Vec::with_capacity(items.len());
+                for item in items {
+                    let next = match item.client_key() {
+                        // Stored before (a repeat): the unique index kept it
+                        // out, and finds the first copy.
+                        Some(key) if !inserted_keys.contains(key) => {
+                            let row: Option<Row> = sqlx::query_as(BY_CLIENT_KEY)
+                                .bind(key.client_id.as_str())
+                                .bind(key.sender.as_str())
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                            Written::Found(row.ok_or(sqlx::Error::RowNotFound)?.into_item()?)
+                        }
+                        _ => Written::Inserted(ids.next().ok_or(sqlx::Error::RowNotFound)?),
+                    };
+                    written.push(next);
+                }
+                before_commit(&written);
                 if let Some(order) = order
-                    && let Some(last) = ids.last()
+                    && let Some(last) = written.iter().filter_map(Written::inserted).max()
                 {
                     sqlx::query("SELECT pg_notify($1, $2)")
                         .bind(order.channel)
@@ -175,7 +249,7 @@ macro_rules! backend {
                         .await?;
                 }
                 tx.commit().await?;
-                Ok(ids)
+                Ok(written)
             }
 
             /// Up to `limit` items before `id`, newest first.

@@ -125,6 +125,10 @@ async fn a_second_add_user_is_refused() {
     assert_eq!(app.state.room.num_users().await.unwrap(), 1);
 }
 
+/// What a `new message` that is neither a string nor a message object is told.
+const NEW_MESSAGE_SHAPE: &str =
+    r#"new message expects the text as a string, or {"message": text, "clientId": id}"#;
+
 #[tokio::test]
 async fn bad_messages_are_refused_and_nobody_hears_them() {
     let app = spawn_app().await;
@@ -135,12 +139,12 @@ async fn bad_messages_are_refused_and_nobody_hears_them() {
         (
             vec![json!(7)],
             ErrorCode::InvalidPayload,
-            "new message expects the text as a string".to_owned(),
+            NEW_MESSAGE_SHAPE.to_owned(),
         ),
         (
             vec![json!(["a"])],
             ErrorCode::InvalidPayload,
-            "new message expects the text as a string".to_owned(),
+            NEW_MESSAGE_SHAPE.to_owned(),
         ),
         (
             vec![json!(" \n ")],

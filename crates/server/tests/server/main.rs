@@ -7,6 +7,7 @@
 
 mod accounts;
 mod chat;
+mod client_ids;
 mod cluster;
 mod connect;
 mod connections;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use protocol::{EventId, HistoryItem};
-use server::store::{NewItem, Origin, Retention, Sink, Store};
+use server::store::{ClientKey, NewItem, Origin, Retention, Sink, Store};
 
 use crate::support::PostgresSchema;
 
@@ -63,6 +63,7 @@ fn message(i: usize) -> NewItem {
     NewItem::Message {
         username: "alice".into(),
         message: format!("message {i}"),
+        key: None,
     }
 }
 
@@ -245,6 +246,76 @@ async fn committed_items_are_published_in_order_before_their_appends_return(stor
         .map(|c| c.0)
         .collect();
     assert_eq!(committed, expected, "each once, in id order");
+}
+
+fn keyed(sender: &str, client_id: &str, text: &str) -> NewItem {
+    NewItem::Message {
+        username: "alice".into(),
+        message: text.into(),
+        key: Some(ClientKey {
+            sender: sender.into(),
+            client_id: client_id.into(),
+        }),
+    }
+}
+
+on_both!(a_keyed_message_is_stored_and_published_once);
+async fn a_keyed_message_is_stored_and_published_once(store: &Store) {
+    /// The ids of the committed items, as the sink hears them.
+    #[derive(Debug, Default)]
+    struct Recorder(Mutex<Vec<EventId>>);
+    impl Sink for Recorder {
+        fn committed(&self, batch: &[(HistoryItem, Option<Origin>)]) {
+            let mut heard = self.0.lock().unwrap();
+            heard.extend(batch.iter().map(|(item, _)| item.id()));
+        }
+    }
+    let recorder = Arc::new(Recorder::default());
+    assert!(store.deliver_to(recorder.clone()).is_ok());
+    // Submitted without a wait between them, so the writer takes them as
+    // one batch: two copies of one key, a plain message, the same client id
+    // from another sender, and a copy whose text differs (the key decides).
+    let batch = [
+        keyed("user:1", "k1", "hello"),
+        message(1),
+        keyed("user:1", "k1", "hello"),
+        keyed("name:bob", "k1", "hello from bob"),
+        keyed("user:1", "k1", "edited"),
+    ];
+    let pending: Vec<_> = batch
+        .into_iter()
+        .map(|item| store.submit(item, None).unwrap())
+        .collect();
+    let mut stored = Vec::new();
+    for pending in pending {
+        stored.push(pending.stored().await.unwrap());
+    }
+    assert_eq!(stored[0], stored[2]);
+    assert_eq!(stored[0], stored[4], "the first text stays");
+    let HistoryItem::Message(first) = &stored[0] else {
+        panic!("not a message: {stored:?}");
+    };
+    assert_eq!(first.message, "hello");
+    let distinct: HashSet<EventId> = stored.iter().map(HistoryItem::id).collect();
+    assert_eq!(distinct.len(), 3);
+
+    // A later batch: the copy is found in the database.
+    let again = store
+        .append(keyed("user:1", "k1", "hello"), None)
+        .await
+        .unwrap();
+    assert_eq!(again, stored[0], "the same id and time");
+    let page = store.after(0, 10).await.unwrap();
+    assert_eq!(page.items.len(), 3, "{page:?}");
+    assert_eq!(
+        ids(&page.items),
+        [stored[0].id(), stored[1].id(), stored[3].id()]
+    );
+    assert_eq!(
+        *recorder.0.lock().unwrap(),
+        ids(&page.items),
+        "the sink heard each once"
+    );
 }
 
 on_both!(retention_keeps_the_newest);
