@@ -108,3 +108,46 @@ test("before the WASM loads, logging in lands in the room and logging out on the
   await context.close();
   await other.close();
 });
+
+/** Holds the page's WASM back until the returned function is called. */
+async function holdWasm(page: import("@playwright/test").Page): Promise<() => void> {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  await page.route("**/*.wasm", async (route) => {
+    await gate;
+    await route.continue();
+  });
+  return release;
+}
+
+test("what is typed while the WASM loads is kept, and Send waits for it", async ({ browser, server }) => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  let release = await holdWasm(page);
+  await page.goto(`${server.url}/?mode=register`, { waitUntil: "domcontentloaded" });
+  await page.locator("#username").fill("dora");
+  await page.locator("#password").fill(PASSWORD);
+  release();
+  await page.locator("body[data-hydrated]").waitFor();
+  await expect(page.locator("#username")).toHaveValue("dora");
+  await expect(page.locator("#password")).toHaveValue(PASSWORD);
+  // Submitted after hydration, in place: the typed fields are what counts.
+  await page.locator("#auth-submit").click();
+  await expect(page.locator("main#room")).toBeVisible();
+  await expect(page.locator("#whoami")).toHaveText("dora");
+
+  // The room, server-rendered: a draft typed before hydration survives it,
+  // and Send is disabled until the page can send.
+  await page.unroute("**/*.wasm");
+  release = await holdWasm(page);
+  await page.reload({ waitUntil: "domcontentloaded" });
+  await page.locator("#message").fill("typed early");
+  await expect(page.locator("#composer button[type=submit]")).toBeDisabled();
+  release();
+  await page.locator("body[data-hydrated]").waitFor();
+  await expect(page.locator("#message")).toHaveValue("typed early");
+  await expect(page.locator("#composer button[type=submit]")).toBeEnabled();
+  await page.locator("#message").press("Enter");
+  await expect(page.locator("li.message.own .text", { hasText: "typed early" })).toBeVisible();
+  await context.close();
+});

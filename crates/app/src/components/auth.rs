@@ -13,7 +13,7 @@ use leptos::html::Input;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::focus_on_mount;
+use super::{focus_on_mount, typed_before_hydration};
 use crate::chat::{AuthMode, Chat};
 
 /// How the server opens the form, for the first render (shared with the
@@ -41,10 +41,11 @@ pub fn AuthForm(chat: Chat) -> impl IntoView {
     } else {
         AuthMode::Login
     });
-    let username = RwSignal::new(String::new());
-    let password = RwSignal::new(String::new());
+    // Whatever was typed while the WASM loaded is kept.
+    let username = RwSignal::new(typed_before_hydration("username"));
+    let password = RwSignal::new(typed_before_hydration("password"));
     let input = NodeRef::<Input>::new();
-    focus_on_mount(input);
+    focus_on_mount(move || input.get().map(Into::into));
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         chat.authenticate(

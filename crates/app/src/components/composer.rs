@@ -7,6 +7,7 @@ use leptos::html::Textarea;
 use leptos::prelude::*;
 use protocol::MESSAGE_MAX_CHARS;
 
+use super::{focus_on_mount, hydrated, typed_before_hydration};
 use crate::chat::{Chat, NotSent};
 
 /// The most lines the box grows to before it scrolls.
@@ -54,13 +55,14 @@ pub fn Composer(chat: Chat) -> impl IntoView {
     let counter = move || counter_text(length.get());
     let rows = move || draft.with(|d| d.split('\n').count().clamp(1, MAX_ROWS));
     let input = NodeRef::<Textarea>::new();
-    Effect::new(move |_| {
-        if let Some(input) = input.get() {
-            // Focus can only fail on a detached element; then there is
-            // nothing to type into anyway.
-            let _ = input.focus();
-        }
-    });
+    focus_on_mount(move || input.get().map(Into::into));
+    // Sending needs the WASM: until it runs, Send is disabled, and what was
+    // typed meanwhile is kept.
+    let hydrated = hydrated();
+    let typed = typed_before_hydration("message");
+    if !typed.is_empty() && draft.with_untracked(String::is_empty) {
+        draft.set(typed);
+    }
     let send = move || {
         let text = draft.get_untracked();
         if text.trim().is_empty() || too_long() {
@@ -112,7 +114,7 @@ pub fn Composer(chat: Chat) -> impl IntoView {
                     draft.set(text);
                 }
             ></textarea>
-            <button type="submit" prop:disabled=too_long>"Send"</button>
+            <button type="submit" disabled=move || too_long() || !hydrated.get()>"Send"</button>
             <p id="composer-counter" class:over=too_long aria-live="polite">{counter}</p>
             <p id="composer-error" role="alert">{shown_error}</p>
         </form>

@@ -20,17 +20,60 @@ pub use side_panel::SidePanel;
 pub use status::ConnectionStatus;
 pub use theme::{ThemeToggle, theme_script};
 
-/// Puts the keyboard in `input` once it is on the page, so a keyboard user
-/// can type at once.
-fn focus_on_mount(input: leptos::prelude::NodeRef<leptos::html::Input>) {
+/// Puts the keyboard in the element `find` returns once it is on the page
+/// (`move || input.get().map(Into::into)`), so a keyboard user can type at
+/// once.
+fn focus_on_mount(find: impl Fn() -> Option<leptos::web_sys::HtmlElement> + 'static) {
     use leptos::prelude::*;
     Effect::new(move |_| {
-        if let Some(input) = input.get() {
+        if let Some(element) = find() {
             // Focus can only fail on a detached element; then there is
             // nothing to type into anyway.
-            let _ = input.focus();
+            let _ = element.focus();
         }
     });
+}
+
+/// Whether the page has hydrated: false in the server's render and while
+/// hydrating, true once the WASM runs the page (effects run only then).
+/// Controls that need the WASM are disabled until then.
+fn hydrated() -> leptos::prelude::ReadSignal<bool> {
+    use leptos::prelude::*;
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+    hydrated
+}
+
+/// What the user typed into the field `id` before the page hydrated (on a
+/// slow connection the server's page is usable seconds before the WASM
+/// arrives), so the field's signal starts from it instead of wiping it.
+/// Empty on the server.
+fn typed_before_hydration(id: &str) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let element = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id(id));
+        if let Some(input) = element
+            .as_ref()
+            .and_then(|e| e.dyn_ref::<leptos::web_sys::HtmlInputElement>())
+        {
+            return input.value();
+        }
+        if let Some(area) = element
+            .as_ref()
+            .and_then(|e| e.dyn_ref::<leptos::web_sys::HtmlTextAreaElement>())
+        {
+            return area.value();
+        }
+        String::new()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = id;
+        String::new()
+    }
 }
 
 /// A line that mentions users, each name in a `<bdi>`: a right-to-left
