@@ -3,7 +3,7 @@
 //! room exists only in a browser that proved its login.
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 
 use crate::chat::Chat;
 use crate::components::{
@@ -20,6 +20,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
+                // The stylesheet under its content-hashed name (cargo-leptos
+                // `hash-files`), cached for ever: see the server's `site`.
+                <HashedStylesheet options=options.clone() id="leptos"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -40,7 +43,6 @@ pub fn App() -> impl IntoView {
 
     let logged_in = move || chat.account.with(Option::is_some);
     view! {
-        <Stylesheet id="leptos" href="/pkg/chatroom.css"/>
         <Title text="Chatroom"/>
         <header class="top">
             <h1>"Chatroom"</h1>

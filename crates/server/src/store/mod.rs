@@ -629,6 +629,7 @@ async fn write_batches(writer: Writer, mut queue: mpsc::Receiver<Job>) {
 /// Commits a batch in one transaction and answers every append in it.
 async fn write_batch(writer: &Writer, batch: &mut Vec<Append>) {
     let timestamp = now_millis();
+    let started = std::time::Instant::now();
     let told = std::sync::Mutex::new(Vec::new());
     let insert = writer.insert(batch, timestamp, &told);
     let inserted = match tokio::time::timeout(writer.commit_timeout, insert).await {
@@ -637,7 +638,10 @@ async fn write_batch(writer: &Writer, batch: &mut Vec<Append>) {
         Err(_) => Err(StoreError::Timeout),
     };
     match inserted {
-        Ok(ids) => committed(writer, batch, ids, timestamp),
+        Ok(ids) => {
+            crate::metrics::committed(started.elapsed(), batch.iter().map(|a| &a.item));
+            committed(writer, batch, ids, timestamp)
+        }
         Err(error) => {
             tracing::error!(%error, items = batch.len(), "could not store a batch");
             // The sink may have heard of ids that never committed.
