@@ -5,7 +5,7 @@
 //! has loaded.
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 
 use crate::chat::{Chat, RoomStart};
 use crate::components::{
@@ -25,6 +25,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // The remembered theme, before the first paint (no flash).
                 <script nonce=leptos::nonce::use_nonce() inner_html=theme_script()></script>
                 <AutoReload options=options.clone()/>
+                // The stylesheet under its content-hashed name (cargo-leptos
+                // `hash-files`), cached for ever: see the server's `site`.
+                <HashedStylesheet options=options.clone() id="leptos"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -49,7 +52,6 @@ pub fn App() -> impl IntoView {
 
     let logged_in = move || chat.account.with(Option::is_some);
     view! {
-        <Stylesheet id="leptos" href="/pkg/chatroom.css"/>
         <Title text="Chatroom"/>
         <header class="top">
             <h1>"Chatroom"</h1>

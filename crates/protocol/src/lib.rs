@@ -73,6 +73,16 @@ pub mod event {
     /// Client → server: everything after an id (catching up after a
     /// reconnection).
     pub const CATCH_UP: &str = "catch up";
+
+    /// Every event a client may send.
+    pub const FROM_CLIENT: [&str; 6] = [
+        ADD_USER,
+        NEW_MESSAGE,
+        TYPING,
+        STOP_TYPING,
+        HISTORY,
+        CATCH_UP,
+    ];
 }
 
 /// How many items a page of history holds at most.

@@ -34,14 +34,7 @@ pub const EVENT_NAMES: &[&str] = &[
 ];
 
 /// The names of the events a client may send.
-pub const CLIENT_EVENT_NAMES: &[&str] = &[
-    event::ADD_USER,
-    event::NEW_MESSAGE,
-    event::TYPING,
-    event::STOP_TYPING,
-    event::HISTORY,
-    event::CATCH_UP,
-];
+pub const CLIENT_EVENT_NAMES: &[&str] = &event::FROM_CLIENT;
 
 /// Characters that break code which assumes ASCII, printable text or one
 /// byte per character.

@@ -12,11 +12,20 @@ use clap::Parser;
 
 use crate::security::Origin;
 
+/// `server --version`: the crate's version and the git commit it was built
+/// from ("unknown" outside a git checkout; see build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("CHATROOM_GIT_COMMIT"),
+    ")"
+);
+
 /// How to run the chat server.
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "server",
-    version,
+    version = VERSION,
     about = "Chatroom: a self-hosted real-time chat server"
 )]
 pub struct Config {
@@ -36,6 +45,13 @@ pub struct Config {
     /// Sub-folder of the site root that holds the generated files.
     #[arg(long, env = "LEPTOS_SITE_PKG_DIR", default_value = "pkg")]
     pub site_pkg_dir: String,
+
+    /// The file naming the content hashes of the site's WASM, JS and CSS
+    /// (cargo-leptos's `hash-files`), relative to the server's executable,
+    /// where cargo-leptos writes it. Without it the names of the site's
+    /// files tell the hashes (see the `site` module).
+    #[arg(long, env = "LEPTOS_HASH_FILE_NAME", default_value = "hash.txt")]
+    pub hash_file: PathBuf,
 
     /// Port of cargo-leptos's live-reload socket (used by `cargo leptos watch`).
     #[arg(long, env = "LEPTOS_RELOAD_PORT", default_value_t = 3001)]
@@ -246,9 +262,34 @@ pub struct Config {
     #[arg(long, env = "LEPTOS_WATCH", value_parser = clap::builder::FalseyValueParser::new())]
     pub live_reload: bool,
 
+    /// Prometheus metrics at `/metrics` on the chat's own port: `off` or
+    /// `on`. Anyone who reaches the chat can read them then; a separate
+    /// address (`--metrics-addr`) keeps them private.
+    #[arg(long, env = "CHATROOM_METRICS", value_enum, default_value = "off")]
+    pub metrics: crate::metrics::Mode,
+
+    /// Serve the metrics at `/metrics` on this address of their own
+    /// (`127.0.0.1:9100`) instead of the chat's port.
+    #[arg(long, env = "CHATROOM_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
+    /// How log lines are written: `text` for people, `json` (one object a
+    /// line) for log collectors.
+    #[arg(long, env = "CHATROOM_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
     /// What to log, in tracing's filter syntax (`info`, `server=debug,info`, …).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log: String,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
 }
 
 /// A secret from the configuration; never printed.
@@ -339,6 +380,16 @@ impl Config {
         crate::http::throttle::Limits {
             login_per_minute: self.login_per_minute,
             register_per_minute: self.register_per_minute,
+        }
+    }
+
+    /// Where the metrics are served.
+    pub fn metrics(&self) -> crate::metrics::Exposure {
+        use crate::metrics::{Exposure, Mode};
+        match (self.metrics_addr, self.metrics) {
+            (Some(addr), _) => Exposure::Separate(addr),
+            (None, Mode::On) => Exposure::SamePort,
+            (None, Mode::Off) => Exposure::Off,
         }
     }
 

@@ -125,6 +125,7 @@ impl Fanout {
     /// Queues `event` for every listener but `except`. Returns how many
     /// listeners it was queued for.
     pub fn broadcast(&self, except: Option<Sid>, event: &ServerEvent) -> usize {
+        let started = std::time::Instant::now();
         let payload: Arc<RawValue> = match serde_json::value::to_raw_value(event) {
             Ok(payload) => payload.into(),
             Err(error) => {
@@ -175,6 +176,7 @@ impl Fanout {
         for socket in fell_behind {
             tokio::spawn(disconnect_lagging(socket, payload_len(&payload)));
         }
+        crate::metrics::fanned_out(started.elapsed());
         queued
     }
 
@@ -192,6 +194,7 @@ fn payload_len(payload: &RawValue) -> usize {
 /// Tells a connection that fell behind why, then disconnects it; both wait
 /// for room in its send queue (see [`LAGGING_GRACE`]).
 async fn disconnect_lagging(socket: SocketRef, missed_bytes: usize) {
+    crate::metrics::too_slow();
     tracing::warn!(
         socket = %socket.id,
         missed_bytes,

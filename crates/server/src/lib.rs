@@ -20,6 +20,9 @@
 //! - [`security`]: the headers on every answer (CSP with a nonce, HSTS …),
 //!   the public URL, and the Origin rule for cookie-authenticated sockets.
 //! - [`serve`]: the accept loop, with its limits on connections.
+//! - [`site`]: the built site's files (embedded or from disk), compressed
+//!   once and cached by content hash; [`metrics`]: the Prometheus counters
+//!   at `/metrics`.
 //!
 //! [`app`] builds the router so tests can call it; [`run`] serves it on a
 //! listener the caller bound, so tests bind `127.0.0.1:0`.
@@ -32,10 +35,12 @@ pub mod config;
 pub mod fanout;
 pub mod feed;
 pub mod http;
+pub mod metrics;
 pub mod presence;
 pub mod relay;
 pub mod security;
 pub mod serve;
+pub mod site;
 pub mod state;
 pub mod store;
 
@@ -58,8 +63,9 @@ pub fn app(mut state: AppState) -> (Router, SocketIo) {
     state.io = Some(io.clone());
     let routes = generate_route_list(app::App);
     let leptos_options = state.leptos_options.clone();
-    // The pages first, on their own: only their requests look up the
-    // visitor's room before rendering.
+    let not_found = not_found_page(&state);
+    // The pages on their own: only their requests look up the visitor's
+    // room before rendering.
     let pages = Router::new()
         .leptos_routes_with_context(&state, routes, page_context, move || {
             app::shell(leptos_options.clone())
@@ -68,14 +74,19 @@ pub fn app(mut state: AppState) -> (Router, SocketIo) {
             state.clone(),
             http::page::find_visitor,
         ));
-    let router = Router::new()
+    let mut router = Router::new();
+    if state.metrics == metrics::Exposure::SamePort {
+        router = router.route("/metrics", axum::routing::get(metrics::handler));
+    }
+    let router = router
         .nest("/api", http::router())
         .merge(http::forms::router())
         .merge(pages)
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(page_context, app::shell))
+        // Pages and JSON, compressed as they are sent; not the site's files
+        // (the fallback, compressed once: see `site`), nor Socket.IO (its
+        // layer answers before this one).
+        .layer(tower_http::compression::CompressionLayer::new())
+        .fallback(move |site, request| site::serve_or(site, request, not_found.clone()))
         .layer(socket_layer)
         .layer(axum::middleware::map_request(chat::detach_handshake))
         .layer(axum::middleware::from_fn_with_state(
@@ -84,6 +95,37 @@ pub fn app(mut state: AppState) -> (Router, SocketIo) {
         ))
         .with_state(state);
     (router, io)
+}
+
+/// The app's 404 page, for what is neither a route nor a site file.
+fn not_found_page(
+    state: &AppState,
+) -> impl Fn(
+    axum::extract::Request,
+) -> std::pin::Pin<Box<dyn Future<Output = axum::response::Response> + Send>>
++ Clone
++ Send
++ 'static {
+    let options = state.leptos_options.clone();
+    let state = state.clone();
+    let render = leptos_axum::render_app_async_stream_with_context(
+        move || {
+            leptos::prelude::provide_context(state.clone());
+            page_context();
+        },
+        move || app::shell(options.clone()),
+    );
+    move |request| {
+        let render = render.clone();
+        Box::pin(async move {
+            let mut response = render(request).await;
+            // Unless the page chose another status (a redirect).
+            if response.status() == axum::http::StatusCode::OK {
+                *response.status_mut() = axum::http::StatusCode::NOT_FOUND;
+            }
+            response
+        })
+    }
 }
 
 /// What every page render gets from its request: the CSP nonce its scripts
@@ -124,6 +166,14 @@ pub async fn run(
     let addr = listener
         .local_addr()
         .context("reading the listener's address")?;
+    // Before anything starts: a taken metrics address stops the start.
+    let metrics_listener = match state.metrics {
+        metrics::Exposure::Separate(metrics_addr) => Some(
+            bind(metrics_addr)
+                .with_context(|| format!("binding {metrics_addr} for the metrics"))?,
+        ),
+        _ => None,
+    };
     let store = state.store.clone();
     let mut tasks = start_feed(&state).await?;
     tasks.push(tokio::spawn(prune_regularly(
@@ -144,6 +194,21 @@ pub async fn run(
             state.room.fanout().clone(),
             io.clone(),
         )));
+    }
+    if let Some(metrics_listener) = metrics_listener {
+        tracing::info!(
+            "metrics on http://{}/metrics",
+            metrics_listener.local_addr()?
+        );
+        let mut metrics_state = state.clone();
+        metrics_state.io = Some(io.clone());
+        // Stopped with the other tasks below, once the chat has stopped.
+        let metrics = axum::serve(metrics_listener, metrics::router(metrics_state));
+        tasks.push(tokio::spawn(async move {
+            if let Err(error) = metrics.await {
+                tracing::error!(%error, "the metrics listener failed");
+            }
+        }));
     }
     tracing::info!("listening on http://{addr}");
     serve::serve(listener, router, connections, async move {

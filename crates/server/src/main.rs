@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 
 use anyhow::Context;
 use clap::Parser;
+use server::config::LogFormat;
 use server::{AppState, Config};
 use tracing_subscriber::EnvFilter;
 
@@ -21,11 +22,24 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
 
-    let ansi = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&config.log).context("parsing the log filter")?)
-        .with_ansi(ansi)
-        .init();
+    let filter = EnvFilter::try_new(&config.log).context("parsing the log filter")?;
+    match config.log_format {
+        LogFormat::Text => {
+            let ansi = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_ansi(ansi)
+                .init();
+        }
+        // One object a line, the event's fields flattened beside `message`,
+        // as log collectors (Loki, Elasticsearch, journald's JSON) take them.
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_env_filter(filter)
+            .init(),
+    }
 
     let listener = server::bind(config.addr).with_context(|| format!("binding {}", config.addr))?;
     let state = AppState::open(&config)

@@ -261,6 +261,10 @@ pub async fn headers(
     if api {
         // Answers carry tokens and who is logged in: no cache keeps them.
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    } else if !headers.contains_key(header::CACHE_CONTROL) {
+        // Pages carry this response's nonce: never reused. (The site's
+        // files say how they are cached: see `crate::site`.)
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
 }

@@ -20,6 +20,7 @@ use crate::http::Throttle;
 use crate::presence::Presence;
 use crate::relay::{Relay, redis::RedisRelay};
 use crate::security::Security;
+use crate::site::Site;
 use crate::store::{Retention, Store, StoreError};
 
 /// Why the state could not be set up.
@@ -41,6 +42,8 @@ pub enum StartError {
 pub struct AppState {
     /// Where the built site lives and what its files are called.
     pub leptos_options: LeptosOptions,
+    /// The built site's files, from the binary or from `--site-root`.
+    pub site: Site,
     /// This node's id (in the log, `/api/health` and Redis).
     pub node: NodeId,
     /// The Redis shared by the nodes, in cluster mode (`--redis-url`).
@@ -76,6 +79,8 @@ pub struct AppState {
     pub send_queue: usize,
     /// The security headers' settings, the login cookie, the Origin rule.
     pub security: Security,
+    /// Where `/metrics` is served, if anywhere.
+    pub metrics: crate::metrics::Exposure,
 }
 
 impl AppState {
@@ -119,7 +124,16 @@ impl AppState {
             None => (Presence::in_memory(grace), Relay::Local),
         };
         let trusted_proxies = TrustedProxies::new(config.trusted_proxies.iter().copied());
+        let site = Site::open(std::path::Path::new(&config.site_root));
+        let hash_file = site.hash_file(&beside_exe(&config.hash_file), &config.output_name);
         let leptos_options = LeptosOptions::builder()
+            .hash_files(hash_file.is_some())
+            .hash_file(
+                hash_file
+                    .unwrap_or_else(|| config.hash_file.clone())
+                    .to_string_lossy()
+                    .into(),
+            )
             .output_name(config.output_name.as_str())
             .site_root(config.site_root.as_str())
             .site_pkg_dir(config.site_pkg_dir.as_str())
@@ -128,6 +142,7 @@ impl AppState {
             .build();
         Ok(Self {
             leptos_options,
+            site,
             node,
             redis,
             room: Room::new(presence, Fanout::default(), relay.clone()),
@@ -152,6 +167,7 @@ impl AppState {
                 config.public_url.clone(),
                 config.live_reload.then_some(config.reload_port),
             ),
+            metrics: config.metrics(),
         })
     }
 }
@@ -177,6 +193,22 @@ impl std::fmt::Debug for AppState {
             .field("cluster", &self.redis.is_some())
             .field("allow_guests", &self.allow_guests)
             .finish_non_exhaustive()
+    }
+}
+
+/// `path` as Leptos finds it: relative to the folder of the server's
+/// executable (where cargo-leptos writes its hash file), unless absolute.
+fn beside_exe(path: &std::path::Path) -> std::path::PathBuf {
+    let folder = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(std::path::Path::to_path_buf))
+        .unwrap_or_default();
+    folder.join(path)
+}
+
+impl FromRef<AppState> for Site {
+    fn from_ref(state: &AppState) -> Self {
+        state.site.clone()
     }
 }
 

@@ -389,6 +389,7 @@ async fn my_turn<C: EventClass>(
     ack: AckSender,
     event: &str,
 ) -> Option<(Admitted, AckSender)> {
+    crate::metrics::event_received(event);
     match turn.admitted().await {
         Ok(mut admitted) => {
             admitted.wait().await;
@@ -408,6 +409,7 @@ async fn my_turn<C: EventClass>(
 /// and disconnects it. (Its account's new connections are refused for the
 /// cool-down: see [`super::limits::Limits::cool_down`].)
 fn disconnect_flooding(s: &SocketRef) {
+    crate::metrics::flooding_disconnect();
     tracing::warn!(socket = %s.id, "too many refused events: disconnecting");
     let notice = ServerEvent::Flooding(Notice {
         message: "disconnected: too many events, too fast; wait a little before reconnecting"
@@ -446,6 +448,7 @@ fn internal(error: &StoreError) -> AckError {
 /// Answers a refused event with its reason (if the client asked for an ack).
 fn refuse(s: &SocketRef, ack: AckSender, event: &str, error: AckError) {
     tracing::debug!(socket = %s.id, event, code = ?error.code, reason = %error.message, "refused");
+    crate::metrics::refused(event, error.code);
     reply(s, ack, &Ack::<()>::Err(error));
 }
 

@@ -665,7 +665,11 @@ async fn write_batch(writer: &Writer, batch: &mut Vec<Append>) {
         .zip(&copies)
         .filter_map(|(append, copy_of)| copy_of.is_none().then_some(append))
         .collect();
+    let started = std::time::Instant::now();
     let inserted = insert_in_time(writer, &unique, timestamp).await;
+    if inserted.is_ok() {
+        crate::metrics::committed(started.elapsed(), unique.iter().map(|a| &a.item));
+    }
     drop(unique);
     match inserted {
         Ok(written) => committed(writer, batch, &copies, written, timestamp),
