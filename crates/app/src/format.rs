@@ -274,7 +274,8 @@ fn link_end(text: &str, start: usize) -> usize {
 }
 
 /// (year, month, day) to days since 1970-01-01, after Howard Hinnant's
-/// `days_from_civil`.
+/// `days_from_civil`. (The server counts days in UTC, from the timestamp.)
+#[cfg(any(feature = "hydrate", test))]
 fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
