@@ -72,7 +72,8 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
     let frame_pending = StoredValue::new(false);
     // The reader reached the top and a page of older items is on its way.
     let wants_older = StoredValue::new(false);
-    // The load button was pressed: focus must not fall to the page's body.
+    // The load button has the focus: when it goes (the beginning reached),
+    // focus must not fall to the page's body.
     let keep_focus = StoredValue::new(false);
 
     let today = Memo::new(move |_| {
@@ -258,33 +259,36 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
         }
     };
 
+    let at_beginning_memo =
+        Memo::new(move |_| chat.view.with(|v| v.complete) && span.get().hidden_above() == 0);
     // The load button: while loading it stays focusable (a disabled button
     // loses focus); when the beginning is reached it goes, and focus moves to
     // the list instead of the page's body.
     Effect::new(move |_| {
-        if !chat.loading_older.get() && keep_focus.get_value() {
-            keep_focus.set_value(false);
-            let lost = document()
-                .active_element()
-                .is_none_or(|e| e.tag_name().eq_ignore_ascii_case("body"));
-            if lost && let Some(el) = scroller.get_untracked() {
-                // Focus fails only on a detached element: nothing to do then.
-                let _ = el.focus();
-            }
+        let done = !chat.loading_older.get();
+        at_beginning_memo.track();
+        if done && keep_focus.get_value() {
+            // Once the page has been updated (the button may be gone).
+            request_animation_frame(move || {
+                let lost = document()
+                    .active_element()
+                    .is_none_or(|e| e.tag_name().eq_ignore_ascii_case("body"));
+                if lost && let Some(el) = scroller.get_untracked() {
+                    keep_focus.set_value(false);
+                    // Focus fails only on a detached element: nothing to do then.
+                    let _ = el.focus();
+                }
+            });
         }
     });
     let load_button = move |_| {
         keep_focus.set_value(true);
-        if chat.loading_older.get_untracked() {
-            return;
-        }
-        older(chat, window, span.get_untracked(), wants_older);
         if !chat.loading_older.get_untracked() {
-            keep_focus.set_value(false);
+            older(chat, window, span.get_untracked(), wants_older);
         }
     };
 
-    let at_beginning = move || chat.view.with(|v| v.complete) && span.get().hidden_above() == 0;
+    let at_beginning = move || at_beginning_memo.get();
     let show_jump = move || !following.get() || span.get().hidden_below() > 0;
     let jump_text = move || match unread.with(|u| u.count) {
         0 => "Jump to the newest".to_owned(),
@@ -320,6 +324,8 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
                                     id="load-older"
                                     aria-disabled=move || chat.loading_older.get().to_string()
                                     on:click=load_button
+                                    on:focus=move |_| keep_focus.set_value(true)
+                                    on:blur=move |_| keep_focus.set_value(false)
                                 >
                                     {move || if chat.loading_older.get() { "Loading earlier messages…" } else { "Load earlier messages" }}
                                 </button>
