@@ -160,6 +160,7 @@ async function run(browser, { count, rate }) {
     const seconds = (end - start) / 1000;
     const longTasks = data.longTasks.filter(([t]) => t >= start && t < end);
     const lastSecond = frames(end - 1000, end);
+    const perMessage = (metric) => +(((after[metric] - before[metric]) * 1000) / count).toFixed(2);
     return {
       run: `${count}@${rate}/s`,
       "flood s": +((sentAt - t0) / 1000).toFixed(1),
@@ -169,7 +170,10 @@ async function run(browser, { count, rate }) {
       "fps (idle after)": +(frames(idleFrom, idleFrom + 2000) / 2).toFixed(1),
       "long tasks": longTasks.length,
       "long task ms": Math.round(longTasks.reduce((sum, [, d]) => sum + d, 0)),
-      "main-thread ms/message": +(((after.TaskDuration - before.TaskDuration) * 1000) / count).toFixed(2),
+      "main-thread ms/message": perMessage("TaskDuration"),
+      "of which script": perMessage("ScriptDuration"),
+      "layout": perMessage("LayoutDuration"),
+      "style": perMessage("RecalcStyleDuration"),
       "DOM nodes": after.Nodes,
       "JS heap MB": +(after.JSHeapUsedSize / 1e6).toFixed(1),
     };

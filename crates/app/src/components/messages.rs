@@ -104,8 +104,11 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
     // After the rows changed, once per frame: keep to the bottom, or keep the
     // row being read where it was.
     let settle = move || {
-        frame_pending.set_value(false);
-        let Some(el) = scroller.get_untracked() else {
+        // The list may have gone (logged out) before the frame came.
+        if frame_pending.try_set_value(false).is_some() {
+            return;
+        }
+        let Some(el) = scroller.try_get_untracked().flatten() else {
             return;
         };
         if following.get_untracked() {
@@ -273,8 +276,8 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
                 let lost = document()
                     .active_element()
                     .is_none_or(|e| e.tag_name().eq_ignore_ascii_case("body"));
-                if lost && let Some(el) = scroller.get_untracked() {
-                    keep_focus.set_value(false);
+                if lost && let Some(el) = scroller.try_get_untracked().flatten() {
+                    keep_focus.try_set_value(false);
                     // Focus fails only on a detached element: nothing to do then.
                     let _ = el.focus();
                 }
