@@ -101,30 +101,48 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
         })
     });
 
-    // After the rows changed, once per frame: keep to the bottom, or keep the
-    // row being read where it was.
+    // The rows on the page: updated at most once a frame, so a flood of
+    // messages costs one diff per frame, not one per message.
+    let shown = RwSignal::new(rows.get_untracked());
+
+    // After the rows changed: keep to the bottom, or keep the row being read
+    // where it was. (The list may have gone, logged out, before the frame
+    // came: then nothing.)
     let settle = move || {
-        // The list may have gone (logged out) before the frame came.
-        if frame_pending.try_set_value(false).is_some() {
-            return;
-        }
         let Some(el) = scroller.try_get_untracked().flatten() else {
             return;
         };
-        if following.get_untracked() {
+        if following.try_get_untracked() == Some(true) {
             el.set_scroll_top(el.scroll_height());
-            stuck_height.set_value(el.scroll_height());
-        } else if let Some(Anchor { key, offset }) = anchor.get_value()
+            stuck_height.try_set_value(el.scroll_height());
+        } else if let Some(Anchor { key, offset }) = anchor.try_get_value().flatten()
             && let Some(row) = find_row(&el, &key)
         {
             el.set_scroll_top(row.offset_top() - offset);
         }
     };
-    Effect::new(move |_| {
-        rows.track();
-        if !frame_pending.get_value() {
+    let render = move || {
+        if frame_pending.try_set_value(false).is_some() {
+            return;
+        }
+        shown.set(rows.get_untracked());
+        leptos::task::spawn_local(async move {
+            // Once the list has been updated.
+            leptos::task::tick().await;
+            settle();
+        });
+    };
+    Effect::new(move |first: Option<()>| {
+        // What the rows depend on, without computing them.
+        span.track();
+        unread.track();
+        local.track();
+        today.track();
+        if first.is_none() {
+            request_animation_frame(settle); // the first render, maybe the server's
+        } else if !frame_pending.get_value() {
             frame_pending.set_value(true);
-            request_animation_frame(settle);
+            request_animation_frame(render);
         }
     });
 
@@ -146,7 +164,7 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
         window.set(Window::follow());
         following.set(true);
         anchor.set_value(None);
-        unread.update(|u| u.count = 0);
+        read_all(unread);
         request_animation_frame(settle);
     };
     Effect::new(move |_| {
@@ -208,7 +226,7 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
                 window.set(Window::follow());
             }
             if !hidden.get_untracked() {
-                unread.update(|u| u.count = 0);
+                read_all(unread);
             }
         } else if following.get_untracked() {
             following.set(false);
@@ -328,7 +346,12 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
                                     aria-disabled=move || chat.loading_older.get().to_string()
                                     on:click=load_button
                                     on:focus=move |_| keep_focus.set_value(true)
-                                    on:blur=move |_| keep_focus.set_value(false)
+                                    on:blur=move |ev: leptos::ev::FocusEvent| {
+                                        // Focus moved elsewhere (not: the button went).
+                                        if ev.related_target().is_some() {
+                                            keep_focus.set_value(false);
+                                        }
+                                    }
                                 >
                                     {move || if chat.loading_older.get() { "Loading earlier messages…" } else { "Load earlier messages" }}
                                 </button>
@@ -338,7 +361,7 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
                         </Show>
                     </li>
                     <For
-                        each=move || rows.get()
+                        each=move || shown.get()
                         key=Row::key
                         children=move |row| rows::row_view(row, local)
                     />
@@ -351,6 +374,14 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
                 </button>
             </Show>
         </div>
+    }
+}
+
+/// The reader has seen the news: the count goes (the marker stays). Only a
+/// change notifies, so scrolling at the bottom re-renders nothing.
+fn read_all(unread: RwSignal<Unread>) {
+    if unread.with_untracked(|u| u.count) != 0 {
+        unread.update(|u| u.count = 0);
     }
 }
 
@@ -432,7 +463,7 @@ fn browser_only(
         let now_hidden = is_hidden();
         hidden.set(now_hidden);
         if !now_hidden && following.get_untracked() {
-            unread.update(|u| u.count = 0);
+            read_all(unread);
         }
     });
     on_cleanup(move || listener.remove());
