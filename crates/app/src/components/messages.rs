@@ -101,6 +101,7 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
         })
     });
 
+    let ends = Memo::new(move |_| chat.view.with(|v| (v.first_id(), v.last_id())));
     // The rows on the page: updated at most once a frame, so a flood of
     // messages costs one diff per frame, not one per message.
     let shown = RwSignal::new(rows.get_untracked());
@@ -133,8 +134,11 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
         });
     };
     Effect::new(move |first: Option<()>| {
-        // What the rows depend on, without computing them.
+        // What the rows depend on, without computing them: the window, and
+        // its items (past MAX_ENTRIES the span's indices stay the same while
+        // the items in it change).
         span.track();
+        ends.track();
         unread.track();
         local.track();
         today.track();
