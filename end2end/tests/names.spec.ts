@@ -51,7 +51,7 @@ test("names are isolated wherever they are shown", async ({ openPage }) => {
   await expect(sara.locator("#whoami")).toHaveJSProperty("tagName", "BDI");
   await expect(bob.locator("#online li bdi", { hasText: "سارا" })).toHaveCount(1);
   await expect(bob.locator("li.message bdi.author")).toHaveText("سارا");
-  await expect(bob.locator("#messages li.activity bdi", { hasText: "bob" })).toHaveCount(1);
+  await expect(bob.locator("#messages li.activity summary bdi", { hasText: "bob" })).toHaveCount(1);
   await expect(bob.locator("li.message .text")).toHaveAttribute("dir", "auto");
 });
 

@@ -1,5 +1,6 @@
-//! How names and times look: a stable colour per name, and times as the
-//! reader's local clock shows them.
+//! How names, times and message text look: a stable colour per name, times
+//! and days as the reader's local clock shows them, and the links in a
+//! message's text.
 
 use protocol::Timestamp;
 
@@ -46,6 +47,243 @@ pub fn local_time(ms: Timestamp) -> String {
         let secs = ms.div_euclid(1000).rem_euclid(86_400);
         format!("{:02}:{:02}", secs / 3600, secs % 3600 / 60)
     }
+}
+
+// == stream: days, full times and links ==
+
+/// The months, for dates people read.
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// The weekdays, Sunday first (1970-01-01 was a Thursday).
+const WEEKDAYS: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
+
+/// A moment as a calendar shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Civil {
+    /// Days since 1970-01-01 on that calendar.
+    day: i64,
+    year: i64,
+    month: i64,
+    date: i64,
+    hour: i64,
+    minute: i64,
+    second: i64,
+}
+
+/// `ms` on the reader's clock when `local` (in the browser), otherwise in
+/// UTC. The server, and the browser until it has hydrated, use UTC, so the
+/// hydrated page starts exactly as the server rendered it.
+fn civil(ms: Timestamp, local: bool) -> Civil {
+    #[cfg(feature = "hydrate")]
+    if local {
+        #[allow(clippy::cast_precision_loss)] // ms timestamps are far below 2^53
+        let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+        let (year, month, date) = (
+            i64::from(d.get_full_year()),
+            i64::from(d.get_month()) + 1,
+            i64::from(d.get_date()),
+        );
+        return Civil {
+            day: days_from_civil(year, month, date),
+            year,
+            month,
+            date,
+            hour: i64::from(d.get_hours()),
+            minute: i64::from(d.get_minutes()),
+            second: i64::from(d.get_seconds()),
+        };
+    }
+    let _ = local;
+    let secs = ms.div_euclid(1000);
+    let (day, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (year, month, date) = civil_from_days(day);
+    Civil {
+        day,
+        year,
+        month,
+        date,
+        hour: rem / 3600,
+        minute: rem % 3600 / 60,
+        second: rem % 60,
+    }
+}
+
+/// "14:05", on the reader's clock when `local` (see [`civil`]).
+pub fn clock_time(ms: Timestamp, local: bool) -> String {
+    let c = civil(ms, local);
+    format!("{:02}:{:02}", c.hour, c.minute)
+}
+
+/// The day of `ms` (days since 1970-01-01), on the reader's calendar when
+/// `local`: messages of one day go under one divider.
+pub fn day_of(ms: Timestamp, local: bool) -> i64 {
+    civil(ms, local).day
+}
+
+/// "Friday 4 December 2026, 14:05:09" (the time's tooltip).
+pub fn full_time(ms: Timestamp, local: bool) -> String {
+    let c = civil(ms, local);
+    format!(
+        "{} {} {} {}, {:02}:{:02}:{:02}{}",
+        weekday(c.day),
+        c.date,
+        month_name(c.month),
+        c.year,
+        c.hour,
+        c.minute,
+        c.second,
+        if local && cfg!(feature = "hydrate") {
+            ""
+        } else {
+            " UTC"
+        }
+    )
+}
+
+/// A day divider's words: "Today", "Yesterday", or "Friday 4 December 2026".
+pub fn day_label(day: i64, today: i64) -> String {
+    match today - day {
+        0 => "Today".to_owned(),
+        1 => "Yesterday".to_owned(),
+        _ => {
+            let (year, month, date) = civil_from_days(day);
+            format!("{} {date} {} {year}", weekday(day), month_name(month))
+        }
+    }
+}
+
+fn weekday(day: i64) -> &'static str {
+    WEEKDAYS[(day + 4).rem_euclid(7) as usize]
+}
+
+fn month_name(month: i64) -> &'static str {
+    MONTHS[(month - 1).clamp(0, 11) as usize]
+}
+
+/// A piece of a message's text: words, or a link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextPiece {
+    /// Shown as it is (a text node).
+    Text(String),
+    /// An `http:` or `https:` address, shown as a link to itself.
+    Link(String),
+}
+
+/// Splits a message into text and links. Only `http://` and `https://`
+/// addresses become links (never `javascript:` or `data:`), starting at a
+/// word's beginning; punctuation that ends a sentence ("see https://x.org.")
+/// and a closing bracket without its opening one ("(https://x.org)") stay
+/// text.
+pub fn linkify(text: &str) -> Vec<TextPiece> {
+    let mut pieces = Vec::new();
+    let mut plain_from = 0;
+    let mut at = 0;
+    while let Some(found) = find_scheme(text, at) {
+        let end = link_end(text, found);
+        if end > found {
+            if plain_from < found {
+                pieces.push(TextPiece::Text(text[plain_from..found].to_owned()));
+            }
+            pieces.push(TextPiece::Link(text[found..end].to_owned()));
+            plain_from = end;
+            at = end;
+        } else {
+            // A bare "https://": not a link; look after it.
+            at = found + 1;
+        }
+    }
+    if plain_from < text.len() {
+        pieces.push(TextPiece::Text(text[plain_from..].to_owned()));
+    }
+    pieces
+}
+
+/// The next `http://` or `https://` (any case) at or after `from` that
+/// starts a word.
+fn find_scheme(text: &str, from: usize) -> Option<usize> {
+    let lower = text.get(from..)?.to_ascii_lowercase();
+    let mut search = 0;
+    while let Some(rel) = lower[search..].find("http") {
+        let start = from + search + rel;
+        let rest = &lower[search + rel..];
+        let starts_word = text[..start]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric() && c != '_' && c != '/' && c != ':');
+        if starts_word && (rest.starts_with("http://") || rest.starts_with("https://")) {
+            return Some(start);
+        }
+        search += rel + 4;
+    }
+    None
+}
+
+/// Where the link starting at `start` ends: at white space or a character
+/// that cannot be in an address, less trailing punctuation. Returns `start`
+/// when nothing follows the scheme.
+fn link_end(text: &str, start: usize) -> usize {
+    let rest = &text[start..];
+    let scheme_len = rest.find("://").map_or(0, |i| i + 3);
+    let mut end = rest
+        .char_indices()
+        .find(|&(_, c)| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | '`'))
+        .map_or(rest.len(), |(i, _)| i);
+    loop {
+        let link = &rest[..end];
+        let Some(last) = link.chars().next_back() else {
+            break;
+        };
+        let unbalanced = |open: char, close: char| {
+            last == close && link.matches(open).count() < link.matches(close).count()
+        };
+        if matches!(last, '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '*')
+            || unbalanced('(', ')')
+            || unbalanced('[', ']')
+        {
+            end -= last.len_utf8();
+        } else {
+            break;
+        }
+    }
+    if end <= scheme_len {
+        start
+    } else {
+        start + end
+    }
+}
+
+/// (year, month, day) to days since 1970-01-01, after Howard Hinnant's
+/// `days_from_civil`. (The server counts days in UTC, from the timestamp.)
+#[cfg(any(feature = "hydrate", test))]
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's
@@ -188,6 +426,125 @@ mod tests {
         assert_eq!(iso_utc(0), "1970-01-01T00:00:00Z");
         assert_eq!(iso_utc(951_827_696_789), "2000-02-29T12:34:56Z");
         assert_eq!(iso_utc(1_795_478_400_000), "2026-11-24T00:00:00Z");
+    }
+
+    #[test]
+    fn days_round_trip_and_are_named() {
+        for day in [-1, 0, 10_957, 11_016, 20_426] {
+            let (y, m, d) = civil_from_days(day);
+            assert_eq!(days_from_civil(y, m, d), day);
+        }
+        let dec4 = day_of(1_796_425_200_000, false); // 2026-12-04T23:00Z
+        assert_eq!(day_label(dec4, dec4), "Today");
+        assert_eq!(day_label(dec4 - 1, dec4), "Yesterday");
+        assert_eq!(day_label(dec4, dec4 + 2), "Friday 4 December 2026");
+        assert_eq!(day_label(0, 5), "Thursday 1 January 1970");
+        assert_eq!(
+            full_time(951_827_696_789, false),
+            "Tuesday 29 February 2000, 12:34:56 UTC"
+        );
+        assert_eq!(clock_time(951_827_696_789, false), "12:34");
+    }
+
+    fn link(s: &str) -> TextPiece {
+        TextPiece::Link(s.to_owned())
+    }
+
+    fn text(s: &str) -> TextPiece {
+        TextPiece::Text(s.to_owned())
+    }
+
+    #[test]
+    fn links_are_found_in_text() {
+        assert_eq!(linkify("no links here"), [text("no links here")]);
+        assert_eq!(linkify(""), []);
+        assert_eq!(
+            linkify("see https://example.com/a?b=1#c now"),
+            [
+                text("see "),
+                link("https://example.com/a?b=1#c"),
+                text(" now")
+            ]
+        );
+        assert_eq!(
+            linkify("HTTP://X.ORG and http://y.org"),
+            [link("HTTP://X.ORG"), text(" and "), link("http://y.org")]
+        );
+        assert_eq!(
+            linkify("https://a.org\nhttps://b.org"),
+            [link("https://a.org"), text("\n"), link("https://b.org")]
+        );
+    }
+
+    #[test]
+    fn only_http_and_https_become_links() {
+        for s in [
+            "javascript:alert(1)",
+            "javascript://https://x.org",
+            "data:text/html,<b>x</b>",
+            "ftp://x.org",
+            "xhttps://x.org",
+            "https://",
+            "https://.",
+            "see https:// there",
+        ] {
+            assert!(
+                linkify(s).iter().all(|p| matches!(p, TextPiece::Text(_))),
+                "{s} made a link: {:?}",
+                linkify(s)
+            );
+        }
+        assert_eq!(
+            linkify("a<https://x.org>\"https://y.org\""),
+            [
+                text("a<"),
+                link("https://x.org"),
+                text(">\""),
+                link("https://y.org"),
+                text("\"")
+            ]
+        );
+    }
+
+    #[test]
+    fn trailing_punctuation_stays_text() {
+        assert_eq!(
+            linkify("go to https://x.org."),
+            [text("go to "), link("https://x.org"), text(".")]
+        );
+        assert_eq!(
+            linkify("(see https://x.org/a_(b)), ok?"),
+            [text("(see "), link("https://x.org/a_(b)"), text("), ok?")]
+        );
+        assert_eq!(
+            linkify("https://x.org/?q=1!?"),
+            [link("https://x.org/?q=1"), text("!?")]
+        );
+        assert_eq!(
+            linkify("[https://x.org/]"),
+            [text("["), link("https://x.org/"), text("]")]
+        );
+        assert_eq!(
+            linkify("https://x.org/é,"),
+            [link("https://x.org/é"), text(",")]
+        );
+    }
+
+    #[test]
+    fn pieces_keep_every_character() {
+        for s in [
+            "a https://b.c. d",
+            "ünï https://x.org/ü!) ok",
+            "https://a.b https://c.d,",
+        ] {
+            let joined: String = linkify(s)
+                .into_iter()
+                .map(|p| match p {
+                    TextPiece::Text(t) | TextPiece::Link(t) => t,
+                })
+                .collect();
+            assert_eq!(joined, s);
+        }
     }
 
     #[cfg(not(feature = "hydrate"))]

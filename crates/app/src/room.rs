@@ -1,12 +1,23 @@
 //! What the page knows about the room, as plain data: the stream of messages
 //! and joins/leaves, who is online, who is typing. Server events and the
 //! user's own actions update it; the components only render it. Being plain
-//! data, it is unit-tested natively.
+//! data, it is unit-tested natively. How the stream is laid out on screen
+//! (groups, days, the rendered window) is in [`stream`].
+
+pub mod stream;
+
+use std::collections::VecDeque;
 
 use protocol::{ChatMessage, EventId, HistoryItem, HistoryPage, Login, ServerEvent};
 
 /// How long a "typing" lasts without news before it is dropped, in ms.
 pub const TYPING_TIMEOUT_MS: f64 = 6_000.0;
+
+/// How many items the page keeps in memory. Past it, the oldest are
+/// forgotten (scrollback fetches them again from the server), so a page left
+/// open in a busy room does not grow without end: 5,000 messages of a few
+/// hundred bytes are a few MB.
+pub const MAX_ENTRIES: usize = 5_000;
 
 /// One item of the stream: a message, a join or a leave, as stored.
 pub type Entry = HistoryItem;
@@ -40,8 +51,10 @@ pub fn activity_line(entry: &Entry) -> Option<Vec<Piece>> {
 pub struct RoomView {
     /// The name this page is in the room under; `None` on the entry form.
     pub me: Option<String>,
-    /// Messages and activity, in id order, each once.
-    pub entries: Vec<Entry>,
+    /// Messages and activity, in id order, each once; at most
+    /// [`MAX_ENTRIES`], the newest. A deque: appending and forgetting the
+    /// oldest are O(1) however long the conversation.
+    pub entries: VecDeque<Entry>,
     /// Whether `entries` reaches back to the beginning of the conversation.
     pub complete: bool,
     /// Who is online, in the order they came.
@@ -101,7 +114,7 @@ impl RoomView {
 
     /// A page of older items (scrollback, or the recent history at entry).
     pub fn older(&mut self, page: HistoryPage) {
-        let reaches_back = match (page.items.first(), self.entries.first()) {
+        let reaches_back = match (page.items.first(), self.entries.front()) {
             (Some(oldest), Some(first)) => oldest.id() <= first.id(),
             _ => true,
         };
@@ -130,12 +143,12 @@ impl RoomView {
 
     /// The newest id shown, to catch up from after a reconnection.
     pub fn last_id(&self) -> Option<EventId> {
-        self.entries.last().map(Entry::id)
+        self.entries.back().map(Entry::id)
     }
 
     /// The oldest id shown, to scroll back from.
     pub fn first_id(&self) -> Option<EventId> {
-        self.entries.first().map(Entry::id)
+        self.entries.front().map(Entry::id)
     }
 
     /// Drops "typing" marks older than [`TYPING_TIMEOUT_MS`]; true if any went.
@@ -187,8 +200,12 @@ impl RoomView {
     /// a login's history, a live message and a catch-up page), but shows once.
     fn push(&mut self, entry: Entry) {
         let id = entry.id();
-        if self.entries.last().is_none_or(|last| last.id() < id) {
-            self.entries.push(entry);
+        if self.entries.back().is_none_or(|last| last.id() < id) {
+            self.entries.push_back(entry);
+            if self.entries.len() > MAX_ENTRIES {
+                self.entries.pop_front();
+                self.complete = false;
+            }
             return;
         }
         let pos = self.entries.partition_point(|e| e.id() < id);
@@ -293,7 +310,7 @@ mod tests {
         let mut view = alice_in();
         view.apply(ServerEvent::UserJoined(user_event(11, "سارا", 3)), 0.0);
         assert_eq!(
-            activity_line(view.entries.last().unwrap()),
+            activity_line(view.entries.back().unwrap()),
             Some(vec![
                 Piece::Name("سارا".into()),
                 Piece::Text(" joined".into())
@@ -365,6 +382,19 @@ mod tests {
         view.older(page);
         assert_eq!(view.last_id(), Some(16));
         assert!(!view.complete);
+    }
+
+    #[test]
+    fn memory_keeps_the_newest_items_only() {
+        let mut view = alice_in();
+        view.complete = true;
+        for id in 11..11 + MAX_ENTRIES as EventId {
+            view.apply(ServerEvent::NewMessage(message(id, "bob", "flood")), 0.0);
+        }
+        assert_eq!(view.entries.len(), MAX_ENTRIES);
+        assert_eq!(view.first_id(), Some(11));
+        assert_eq!(view.last_id(), Some(10 + MAX_ENTRIES as EventId));
+        assert!(!view.complete, "the forgotten ones come back by scrollback");
     }
 
     #[test]
