@@ -60,10 +60,14 @@ test("a third user joins the conversation; the README screenshot", async ({ open
   await bob.locator("#message").fill("On it");
   await expect(alice.locator("#typing")).toHaveText("bob is typing…");
   await expect(alice.locator("#online-count")).toHaveText("3 people online");
-  // The README's picture: refreshed on request, so a test run leaves the
-  // tree clean.
-  const target = process.env.CHATROOM_UPDATE_SCREENSHOT
-    ? path.join(repo, "docs", "screenshot.png")
-    : test.info().outputPath("room.png");
-  await alice.screenshot({ path: target });
+  // The README's pictures, light and dark: refreshed on request, so a test
+  // run leaves the tree clean.
+  for (const theme of ["light", "dark"]) {
+    await alice.locator("#theme").selectOption(theme);
+    await expect(alice.locator("html")).toHaveAttribute("data-theme", theme);
+    const target = process.env.CHATROOM_UPDATE_SCREENSHOT
+      ? path.join(repo, "docs", `screenshot-${theme}.png`)
+      : test.info().outputPath(`room-${theme}.png`);
+    await alice.screenshot({ path: target });
+  }
 });

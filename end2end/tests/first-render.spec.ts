@@ -38,6 +38,21 @@ test("a logged-in reload shows the room and its history from the first frame, ne
   await say(page, "said after the reload");
 });
 
+test("after a server-rendered reload, times are on the reader's clock, not the server's", async ({ openPage }) => {
+  // Never a whole number of hours from UTC: a time left as the server
+  // rendered it shows up.
+  const timeZone = "Asia/Kathmandu";
+  const page = await openPage({ timezoneId: timeZone });
+  await enterRoom(page, "alice");
+  await say(page, "what time is it?");
+  await page.reload();
+  await page.locator("body[data-hydrated]").waitFor();
+  const message = page.locator("li.message.own", { hasText: "what time is it?" });
+  const datetime = await message.locator("time").getAttribute("datetime");
+  const local = new Intl.DateTimeFormat("en-GB", { timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  await expect(message.locator("time")).toHaveText(local.format(new Date(datetime!)));
+});
+
 test("the server's HTML holds the room, the history and the online list, as text", async ({ openPage, server }) => {
   const page = await openPage();
   await enterRoom(page, "alice");

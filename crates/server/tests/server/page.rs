@@ -25,6 +25,17 @@ async fn registered_cookie(app: &TestApp, name: &str) -> String {
         .expect("the login cookie")
 }
 
+/// A log-out form posted with `cookie`, from `site` (`Sec-Fetch-Site`).
+async fn post_with(app: &TestApp, path: &str, cookie: &str, site: &str) -> reqwest::Response {
+    browser()
+        .post(format!("{}{path}", app.url()))
+        .header("sec-fetch-site", site)
+        .header(reqwest::header::COOKIE, cookie.split(';').next().unwrap())
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn page(app: &TestApp, cookie: Option<&str>) -> String {
     let response = match cookie {
         Some(cookie) => get_with(app, "/", cookie).await,
@@ -72,13 +83,7 @@ async fn logging_out_by_form_ends_the_session_and_the_room_in_the_page() {
     let cookie = registered_cookie(&app, "alice").await;
     assert!(page(&app, Some(&cookie)).await.contains(r#"id="room""#));
 
-    let response = browser()
-        .post(format!("{}/logout", app.url()))
-        .header("sec-fetch-site", "same-origin")
-        .header(reqwest::header::COOKIE, cookie.split(';').next().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let response = post_with(&app, "/logout", &cookie, "same-origin").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()[LOCATION], "/");
     assert!(
@@ -109,13 +114,7 @@ async fn logging_out_everywhere_by_form_ends_every_session() {
         .find(|c| c.starts_with("chatroom_token=ey"))
         .unwrap();
 
-    let response = browser()
-        .post(format!("{}/logout-all", app.url()))
-        .header("sec-fetch-site", "same-origin")
-        .header(reqwest::header::COOKIE, phone.split(';').next().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let response = post_with(&app, "/logout-all", &phone, "same-origin").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     for cookie in [&laptop, &phone] {
         assert!(page(&app, Some(cookie)).await.contains(r#"id="auth""#));
@@ -124,13 +123,7 @@ async fn logging_out_everywhere_by_form_ends_every_session() {
     // From another site, the forms are refused and end nothing.
     let cookie = registered_cookie(&app, "bob").await;
     for path in ["/logout", "/logout-all"] {
-        let response = browser()
-            .post(format!("{}{path}", app.url()))
-            .header("sec-fetch-site", "cross-site")
-            .header(reqwest::header::COOKIE, cookie.split(';').next().unwrap())
-            .send()
-            .await
-            .unwrap();
+        let response = post_with(&app, path, &cookie, "cross-site").await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
     }
     assert!(page(&app, Some(&cookie)).await.contains(r#"id="room""#));
