@@ -8,9 +8,9 @@
 //! `target/site`; `CHATROOM_SITE_DIR` names another folder): cargo-leptos may
 //! build the server while it is still writing the site, so `scripts/run`
 //! builds the site and then the server again with the feature. The files are
-//! embedded as they are, with the `.br` and `.gz` copies cargo-leptos's
-//! `precompress` wrote beside them; a file without them is compressed by the
-//! server on first use (a debug build's site has none).
+//! embedded as they are, with any `.br` and `.gz` copies found beside them
+//! (cargo-leptos 0.3.11 writes none); a file without them is compressed by
+//! the server on first use.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

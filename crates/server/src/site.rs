@@ -7,9 +7,10 @@
 //!   otherwise it reads `--site-root` (`target/site`), noticing files that
 //!   change under it (`cargo leptos watch` rewrites them).
 //! - **Compressed once.** Each compressible file is sent as brotli or gzip,
-//!   whichever the request accepts (`Vary: Accept-Encoding`): the copies
-//!   cargo-leptos's `precompress` wrote at build time (release builds), or
-//!   else compressed on first request and kept in memory, never per request.
+//!   whichever the request accepts (`Vary: Accept-Encoding`): `.br` and
+//!   `.gz` copies beside the file if a build wrote them (cargo-leptos 0.3.11
+//!   does not: its `precompress` is not recognised), or else compressed on
+//!   first request and kept in memory, never per request.
 //! - **Cached for ever, or revalidated.** cargo-leptos's `hash-files` puts
 //!   each build's content hash in the names of the WASM, JS and CSS
 //!   (`pkg/chatroom.<hash>.wasm`): those are `immutable` for a year. Every
