@@ -33,6 +33,10 @@ test("a run of messages shows one name and time; links are links, and only http(
     await expect(list.locator("li.message")).toHaveCount(3);
     await expect(list.locator("li.message .author")).toHaveText(["carol"]);
     await expect(list.locator("li.message.cont")).toHaveCount(2);
+    // Not shown again under the run's name, but there for screen readers.
+    await expect(list.locator("li.message.cont .visually-hidden")).toHaveText(["carol: ", "carol: "]);
+    const hidden = await list.locator("li.message.cont .visually-hidden").first().boundingBox();
+    expect(hidden!.width * hidden!.height).toBeLessThanOrEqual(1);
     await expect(list.locator("li.day")).toHaveText(["Today"]);
     // The full date and time on hover.
     await expect(list.locator("li.message time").first()).toHaveAttribute("title", /^\w+day \d+ \w+ \d{4}, \d\d:\d\d:\d\d$/);

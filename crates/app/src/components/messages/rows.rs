@@ -37,7 +37,13 @@ pub fn row_view(row: Row, local: RwSignal<bool>) -> AnyView {
         } => {
             let class = format!("message {}", name_class(&message.username));
             let open = RwSignal::new(false);
-            let author = head.then(|| view! { <bdi class="author">{message.username}</bdi>" " });
+            // Under a run's name the author is not shown again, but a
+            // screen reader reading one message still hears who said it.
+            let author = if head {
+                view! { <bdi class="author">{message.username}</bdi>" " }.into_any()
+            } else {
+                view! { <bdi class="visually-hidden">{message.username}": "</bdi> }.into_any()
+            };
             let fold = long.then(|| {
                 view! {
                     <button
