@@ -10,11 +10,14 @@
 //!   connection status.
 //! - [`format`]: name colours and times.
 //! - `live` (browser only): the Socket.IO connection behind [`chat::Chat`].
+//! - `keep` (browser only): the outbox and draft a tab keeps across reloads.
 
 pub mod app;
 pub mod chat;
 pub mod components;
 pub mod format;
+#[cfg(feature = "hydrate")]
+mod keep;
 #[cfg(feature = "hydrate")]
 mod live;
 pub mod outbox;

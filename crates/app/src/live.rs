@@ -19,6 +19,7 @@ use protocol::{
 use sio_client::{Client, ClientOptions, ConnectionState, Handlers, RequestError};
 
 use crate::chat::{AuthMode, Chat, NotSent};
+use crate::keep;
 use crate::outbox::Outbox;
 use crate::room::RoomView;
 use crate::room::TYPING_TIMEOUT_MS;
@@ -55,7 +56,13 @@ thread_local! {
     /// A message that has to wait (offline, or dropped on the way) is
     /// answered `Ok` and stays pending in the outbox instead.
     static WAITING: RefCell<HashMap<String, Done>> = RefCell::new(HashMap::new());
+    /// Server events heard and not yet applied to the view (see [`hear`]).
+    static HEARD: RefCell<Vec<ServerEvent>> = const { RefCell::new(Vec::new()) };
 }
+
+/// The longest a heard event waits for a frame before it is applied anyway
+/// (a hidden tab draws no frames; its timers still run, if slowed).
+const HEARD_WAIT: Duration = Duration::from_millis(100);
 
 fn now() -> f64 {
     js_sys::Date::now()
@@ -70,6 +77,7 @@ fn client() -> Option<Client> {
 /// longer does, the connection is refused and the page returns to the form).
 pub fn resume(chat: Chat) {
     set_interval(move || tick(chat), Duration::from_secs(1));
+    keep::watch(chat);
     if let Some(account) = chat.account.get_untracked() {
         logged_in(chat, account);
     }
@@ -128,6 +136,10 @@ fn end_sessions(chat: Chat, path: &'static str) {
         if let Err(error) = gloo_net::http::Request::post(path).send().await {
             leptos::logging::debug_warn!("{path} request failed: {error}");
         }
+        // Logged out on purpose: what was not sent is dropped, here too.
+        if let Some(account) = chat.account.with_untracked(|a| a.as_ref().map(|a| a.id)) {
+            keep::forget(account);
+        }
         session_over(chat, None);
     });
 }
@@ -138,9 +150,12 @@ fn session_over(chat: Chat, notice: Option<String>) {
         client.close();
     }
     TYPIST.set(None);
-    // What this login had not sent is not sent for the next one.
+    HEARD.take();
+    // What this login had not sent is not sent for the next one (the tab
+    // keeps it for the same account's next login, unless it logged out).
     WAITING.with_borrow_mut(HashMap::clear);
     chat.outbox.set(Outbox::default());
+    chat.draft.set(String::new());
     chat.in_room.set(false);
     chat.account.set(None);
     chat.view.set(RoomView::default());
@@ -151,7 +166,9 @@ fn session_over(chat: Chat, notice: Option<String>) {
 fn logged_in(chat: Chat, account: Account) {
     chat.auth_error.set(None);
     chat.auth_notice.set(None);
+    let id = account.id;
     chat.account.set(Some(account));
+    keep::restore(chat, id);
     connect(chat);
 }
 
@@ -193,7 +210,7 @@ fn connect(chat: Chat) {
             ServerEvent::SessionExpired(notice) => {
                 session_over(chat, Some(notice_for(&notice.message)))
             }
-            event => chat.view.update(|v| v.apply(event, now())),
+            event => hear(chat, event),
         }),
     };
     let options = ClientOptions {
@@ -201,6 +218,35 @@ fn connect(chat: Chat) {
         ..ClientOptions::default()
     };
     CLIENT.set(Some(Client::connect(options, handlers)));
+}
+
+/// Queues an event from the server for the view, applied with the others
+/// heard meanwhile at the next frame: in a flood, everything that reads the
+/// room (the stream, the side panel, the unread count) runs once a frame,
+/// not once a message. Events keep the order they were heard in.
+fn hear(chat: Chat, event: ServerEvent) {
+    let first = HEARD.with_borrow_mut(|heard| {
+        heard.push(event);
+        heard.len() == 1
+    });
+    if first {
+        request_animation_frame(move || apply_heard(chat));
+        set_timeout(move || apply_heard(chat), HEARD_WAIT);
+    }
+}
+
+/// Applies the events heard so far, in order, in one update of the view.
+fn apply_heard(chat: Chat) {
+    let heard = HEARD.take();
+    if heard.is_empty() {
+        return;
+    }
+    let t = now();
+    chat.view.update(|v| {
+        for event in heard {
+            v.apply(event, t);
+        }
+    });
 }
 
 /// What the login form says after a session ended on the server's word.
@@ -256,6 +302,8 @@ pub fn enter(chat: Chat) {
         chat.entering.set(false);
         match result {
             Ok(login) => {
+                // What was heard before the answer is older than it.
+                apply_heard(chat);
                 chat.view.update(|v| v.logged_in(login));
                 if let Some(after) = shown_until {
                     catch_up(&client, chat, after).await;

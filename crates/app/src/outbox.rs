@@ -7,9 +7,15 @@
 //! order, one at a time, once it is. A message whose acknowledgement was lost
 //! goes again under the same id: the server answers a repeated id with the
 //! message it stored the first time, so nobody sees it twice.
+//!
+//! The browser keeps the outbox of a tab across reloads (see `keep`), in the
+//! JSON of [`Outbox::to_stored`], read back by [`Outbox::from_stored`].
+
+use serde::{Deserialize, Serialize};
 
 /// A message on its way.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Outgoing {
     /// The id the server stores it under once (see
     /// `protocol::NewMessageWithId`).
@@ -22,7 +28,8 @@ pub struct Outgoing {
 }
 
 /// The page's outgoing messages, oldest first.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct Outbox {
     /// The messages, in the order they were written.
     pub items: Vec<Outgoing>,
@@ -60,6 +67,31 @@ impl Outbox {
         let at = self.items.iter().position(|i| i.client_id == client_id)?;
         Some(self.items.remove(at))
     }
+
+    /// The outbox as the browser keeps it: a JSON array of
+    /// `{"clientId", "text", "refused"}`.
+    pub fn to_stored(&self) -> String {
+        // A Vec of strings always serializes.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// An outbox read back from [`Outbox::to_stored`]. Storage is the
+    /// user's to edit: what is not an outbox gives an empty one, and an item
+    /// whose client id the server would refuse, or that repeats one, is
+    /// dropped (the server would otherwise answer it with another message).
+    pub fn from_stored(json: &str) -> Self {
+        let Ok(Outbox { items }) = serde_json::from_str::<Outbox>(json) else {
+            return Self::default();
+        };
+        let mut kept: Vec<Outgoing> = Vec::with_capacity(items.len());
+        for item in items {
+            let valid = protocol::validate_client_id(&item.client_id).is_ok();
+            if valid && !kept.iter().any(|k| k.client_id == item.client_id) {
+                kept.push(item);
+            }
+        }
+        Self { items: kept }
+    }
 }
 
 #[cfg(test)]
@@ -91,5 +123,45 @@ mod tests {
         assert_eq!(outbox.take("gone"), None);
         assert_eq!(outbox.take("a").map(|i| i.text), Some("one".into()));
         assert!(outbox.items.is_empty());
+    }
+
+    #[test]
+    fn the_stored_outbox_reads_back_whole_and_in_order() {
+        let mut outbox = Outbox::default();
+        outbox.push("a1".into(), "one\ntwo lines".into());
+        outbox.push("b2".into(), "<b>not html</b> \u{202e}".into());
+        outbox.refuse("a1", "too long".into());
+        let stored = outbox.to_stored();
+        assert_eq!(
+            stored,
+            concat!(
+                r#"[{"clientId":"a1","text":"one\ntwo lines","refused":"too long"},"#,
+                r#"{"clientId":"b2","text":"<b>not html</b> "#,
+                "\u{202e}",
+                r#"","refused":null}]"#
+            )
+        );
+        assert_eq!(Outbox::from_stored(&stored), outbox);
+        assert_eq!(Outbox::from_stored("[]"), Outbox::default());
+    }
+
+    #[test]
+    fn a_damaged_stored_outbox_gives_what_can_be_sent() {
+        for junk in ["", "null", "{}", "[1]", r#"[{"text":"no id"}]"#, "not json"] {
+            assert_eq!(Outbox::from_stored(junk), Outbox::default(), "{junk}");
+        }
+        let stored = r#"[
+            {"clientId":"ok","text":"kept","refused":null},
+            {"clientId":"has space","text":"bad id","refused":null},
+            {"clientId":"","text":"empty id","refused":null},
+            {"clientId":"ok","text":"repeat","refused":null},
+            {"clientId":"ok2","text":"also kept","refused":"why"}
+        ]"#;
+        let texts: Vec<_> = Outbox::from_stored(stored)
+            .items
+            .into_iter()
+            .map(|i| i.text)
+            .collect();
+        assert_eq!(texts, ["kept", "also kept"]);
     }
 }

@@ -189,11 +189,19 @@ impl RoomView {
         }
     }
 
-    /// Joins and leaves only, oldest first.
-    pub fn activity(&self) -> impl Iterator<Item = &Entry> {
-        self.entries
+    /// The newest `count` joins and leaves, oldest first: read from the
+    /// newest end, so the cost is the stretch they span, not the history.
+    pub fn recent_activity(&self, count: usize) -> Vec<Entry> {
+        let mut recent: Vec<Entry> = self
+            .entries
             .iter()
+            .rev()
             .filter(|e| !matches!(e, Entry::Message(_)))
+            .take(count)
+            .cloned()
+            .collect();
+        recent.reverse();
+        recent
     }
 
     /// Inserts in id order, once: the same item can arrive twice (an ack and
@@ -296,11 +304,15 @@ mod tests {
         assert_eq!(view.users, ["bob", "alice", "carol"]);
         view.apply(ServerEvent::UserLeft(user_event(12, "bob", 2)), 0.0);
         assert_eq!(view.users, ["alice", "carol"]);
-        let log: Vec<String> = view
-            .activity()
-            .filter_map(|e| text(activity_line(e)))
-            .collect();
-        assert_eq!(log, ["alice joined", "carol joined", "bob left"]);
+        let log = |count| -> Vec<String> {
+            view.recent_activity(count)
+                .iter()
+                .filter_map(|e| text(activity_line(e)))
+                .collect()
+        };
+        assert_eq!(log(30), ["alice joined", "carol joined", "bob left"]);
+        assert_eq!(log(2), ["carol joined", "bob left"], "the newest, in order");
+        assert_eq!(log(0), Vec::<String>::new());
         view.apply(ServerEvent::UserLeft(user_event(13, "carol", 1)), 0.0);
         assert_eq!(view.online_text(), "1 person online");
     }

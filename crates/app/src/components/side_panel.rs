@@ -16,13 +16,7 @@ const ACTIVITY_SHOWN: usize = 30;
 /// Online users with their count, and the recent activity.
 #[component]
 pub fn SidePanel(chat: Chat) -> impl IntoView {
-    let activity = move || {
-        chat.view.with(|v| {
-            let all: Vec<Entry> = v.activity().cloned().collect();
-            let skip = all.len().saturating_sub(ACTIVITY_SHOWN);
-            all.into_iter().skip(skip).collect::<Vec<_>>()
-        })
-    };
+    let activity = move || chat.view.with(|v| v.recent_activity(ACTIVITY_SHOWN));
     let drawer = Drawer::get();
     let (backdrop, close) = drawer.parts();
     view! {
