@@ -14,7 +14,9 @@
 //   node end2end/bench/flood.mjs 10000@1000 500@100 # runs of your choice: COUNT@RATE
 //
 // CHATROOM_SERVER_BIN and CHATROOM_SITE_ROOT point it at another build (say,
-// main's, for a "before" figure).
+// main's, for a "before" figure). FLOOD_PROFILE=1 also records the page's
+// CPU profile during each flood and prints the functions with the most self
+// time (the WASM's names come from a debug build's name section).
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -122,6 +124,11 @@ async function run(browser, { count, rate }) {
     const cdp = await context.newCDPSession(page);
     await cdp.send("Performance.enable");
     await page.evaluate(instrument);
+    if (process.env.FLOOD_PROFILE) {
+      await cdp.send("Profiler.enable");
+      await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
+      await cdp.send("Profiler.start");
+    }
     const before = await metrics(cdp);
     const start = await page.evaluate(() => performance.now());
     const t0 = Date.now();
@@ -151,6 +158,7 @@ async function run(browser, { count, rate }) {
     const caughtUp = Date.now();
     const end = await page.evaluate(() => performance.now());
     const after = await metrics(cdp);
+    if (process.env.FLOOD_PROFILE) printProfile((await cdp.send("Profiler.stop")).profile);
     // After the flood: is the page still smooth when idle?
     const idleFrom = await page.evaluate(() => performance.now());
     await page.waitForTimeout(2_000);
@@ -182,6 +190,21 @@ async function run(browser, { count, rate }) {
     await context.close();
     await server.remove();
   }
+}
+
+/** Prints the 20 functions with the most self time in a CPU profile. */
+function printProfile(profile) {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map();
+  const deltas = profile.timeDeltas;
+  profile.samples.forEach((id, i) => {
+    const { functionName, url } = byId.get(id).callFrame;
+    const name = functionName || `(${url.split("/").pop() || "program"})`;
+    self.set(name, (self.get(name) ?? 0) + (deltas[i] ?? 0) / 1000);
+  });
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 20);
+  for (const [name, ms] of top) console.log(`${ms.toFixed(0).padStart(7)} ms ${((100 * ms) / total).toFixed(1).padStart(5)}%  ${name.slice(0, 110)}`);
 }
 
 const browser = await chromium.launch({
