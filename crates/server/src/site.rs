@@ -10,7 +10,11 @@
 //!   whichever the request accepts (`Vary: Accept-Encoding`): `.br` and
 //!   `.gz` copies beside the file if a build wrote them (cargo-leptos 0.3.11
 //!   does not: its `precompress` is not recognised), or else compressed on
-//!   first request and kept in memory, never per request.
+//!   first request and kept in memory, never per request. A release build's
+//!   embedded site is also compressed at brotli's best (quality 11, several
+//!   times slower than the 9 used on first request, some percent smaller) in
+//!   the background from start-up ([`Site::compress_ahead`]); each file's
+//!   best copy replaces its first one once made.
 //! - **Cached for ever, or revalidated.** cargo-leptos's `hash-files` puts
 //!   each build's content hash in the names of the WASM, JS and CSS
 //!   (`pkg/chatroom.<hash>.wasm`): those are `immutable` for a year. Every
@@ -31,7 +35,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::SystemTime;
 
 use axum::body::{Body, Bytes};
@@ -117,8 +121,13 @@ struct Asset {
     /// Brotli and gzip copies: built with the asset when the build made
     /// them, else on first request.
     compressed: OnceCell<Compressed>,
+    /// Copies at the encoders' best, once [`Site::compress_ahead`] made
+    /// them: sent instead of `compressed` from then on.
+    best: OnceLock<Compressed>,
     /// Whether it is worth compressing at all (text, JS, WASM, SVG …).
     compressible: bool,
+    /// Whether the build compressed it (then it is not compressed again).
+    precompressed: bool,
 }
 
 #[derive(Default)]
@@ -180,6 +189,23 @@ impl Site {
             })
             .collect();
         Self(Arc::new(Source::Embedded(files)))
+    }
+
+    /// In a release build with the site embedded: compresses each file the
+    /// build left uncompressed at the encoders' best, on a blocking thread
+    /// from now on, largest (the WASM) first. Requests meanwhile get the
+    /// quicker copies; each file's best copy is sent once it is made. Debug
+    /// builds skip it: their WASM is tens of megabytes, and their brotli
+    /// unoptimised.
+    pub fn compress_ahead(&self) {
+        let Source::Embedded(files) = &*self.0 else {
+            return;
+        };
+        if cfg!(debug_assertions) {
+            return;
+        }
+        let assets: Vec<Arc<Asset>> = files.values().cloned().collect();
+        tokio::task::spawn_blocking(move || compress_best(assets));
     }
 
     /// Whether the site is in the binary.
@@ -375,6 +401,7 @@ impl Asset {
             (_, "javascript" | "json" | "wasm" | "xml" | "svg" | "x-icon") => true,
             (_, subtype) => subtype.ends_with("+xml") || subtype.ends_with("+json"),
         } && identity.len() >= COMPRESS_MIN;
+        let compressed_by_build = precompressed.is_some();
         let content_type = HeaderValue::from_str(mime.essence_str())
             .unwrap_or(HeaderValue::from_static("application/octet-stream"));
         Self {
@@ -386,6 +413,8 @@ impl Asset {
             },
             tag: content_tag(&identity),
             compressed: precompressed.map_or_else(OnceCell::new, |c| OnceCell::new_with(Some(c))),
+            best: OnceLock::new(),
+            precompressed: compressed_by_build,
             identity,
             compressible,
         }
@@ -400,7 +429,10 @@ impl Asset {
         if accepted == [Encoding::Identity] {
             return Encoding::Identity;
         }
-        let compressed = self.compressed().await;
+        let compressed = match self.best.get() {
+            Some(best) => best,
+            None => self.compressed().await,
+        };
         accepted
             .into_iter()
             .find(|encoding| match encoding {
@@ -416,7 +448,7 @@ impl Asset {
         self.compressed
             .get_or_init(|| async {
                 let identity = self.identity.clone();
-                tokio::task::spawn_blocking(move || compress(&identity))
+                tokio::task::spawn_blocking(move || compress(&identity, Effort::Quick))
                     .await
                     .unwrap_or_else(|error| {
                         tracing::error!(%error, "compressing a site file failed");
@@ -443,7 +475,7 @@ impl Asset {
         let body = match encoding {
             Encoding::Identity => self.identity.clone(),
             Encoding::Brotli | Encoding::Gzip => {
-                let compressed = self.compressed.get();
+                let compressed = self.best.get().or_else(|| self.compressed.get());
                 let (bytes, name) = match encoding {
                     Encoding::Brotli => (compressed.and_then(|c| c.br.clone()), "br"),
                     _ => (compressed.and_then(|c| c.gzip.clone()), "gzip"),
@@ -519,21 +551,59 @@ fn accepted_encodings(request: &HeaderMap) -> Vec<Encoding> {
     accepted
 }
 
+/// How hard to compress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Effort {
+    /// While a request waits: brotli 9 (within a few percent of 11 at a
+    /// fraction of its time), or 1 past [`COMPRESS_WELL_MAX`].
+    Quick,
+    /// Ahead of requests: brotli 11 with a larger window.
+    Best,
+}
+
+/// Makes the best copies of every compressible file the build did not
+/// compress, largest first.
+fn compress_best(mut assets: Vec<Arc<Asset>>) {
+    assets.retain(|a| a.compressible && !a.precompressed && a.best.get().is_none());
+    assets.sort_by_key(|a| std::cmp::Reverse(a.identity.len()));
+    let started = std::time::Instant::now();
+    let (mut before, mut after) = (0, 0);
+    for asset in &assets {
+        let best = compress(&asset.identity, Effort::Best);
+        before += asset.identity.len();
+        after += best.br.as_ref().map_or(asset.identity.len(), Bytes::len);
+        // Only this thread sets it.
+        let _ = asset.best.set(best);
+    }
+    tracing::info!(
+        files = assets.len(),
+        bytes = before,
+        brotli_bytes = after,
+        ms = started.elapsed().as_millis() as u64,
+        "site compressed at brotli's best"
+    );
+}
+
 /// Brotli and gzip copies of `bytes`, each kept only if smaller.
-fn compress(bytes: &[u8]) -> Compressed {
-    // Brotli 9 is within a few percent of 11 at a tenth of its time; a
-    // release build's files come compressed at 11 (cargo-leptos).
+fn compress(bytes: &[u8], effort: Effort) -> Compressed {
     let well = bytes.len() <= COMPRESS_WELL_MAX;
-    let params = brotli::enc::BrotliEncoderParams {
-        quality: if well { 9 } else { 1 },
-        lgwin: 22,
-        ..Default::default()
+    let params = match effort {
+        Effort::Best => brotli::enc::BrotliEncoderParams {
+            quality: 11,
+            lgwin: 24,
+            ..Default::default()
+        },
+        Effort::Quick => brotli::enc::BrotliEncoderParams {
+            quality: if well { 9 } else { 1 },
+            lgwin: 22,
+            ..Default::default()
+        },
     };
     let mut br = Vec::new();
     let br = brotli::BrotliCompress(&mut &bytes[..], &mut br, &params)
         .ok()
         .map(|_| br);
-    let level = flate2::Compression::new(if well { 9 } else { 1 });
+    let level = flate2::Compression::new(if well || effort == Effort::Best { 9 } else { 1 });
     let mut gzip = flate2::write::GzEncoder::new(Vec::new(), level);
     let gzip = gzip.write_all(bytes).and_then(|()| gzip.finish()).ok();
     let smaller = |c: Option<Vec<u8>>| c.filter(|c| c.len() < bytes.len()).map(Bytes::from);
@@ -649,7 +719,7 @@ mod tests {
     #[test]
     fn compressed_copies_are_smaller_and_decompress_to_the_file() {
         let text = "let chat = 'room';\n".repeat(500);
-        let compressed = compress(text.as_bytes());
+        let compressed = compress(text.as_bytes(), Effort::Quick);
         let gzip = compressed.gzip.unwrap();
         assert!(gzip.len() < text.len() / 10);
         let mut back = String::new();
@@ -660,6 +730,52 @@ mod tests {
         let mut back = Vec::new();
         brotli::BrotliDecompress(&mut &br[..], &mut back).unwrap();
         assert_eq!(back, text.as_bytes());
-        assert!(compress(b"x").br.is_none(), "a copy no smaller is not kept");
+        assert!(
+            compress(b"x", Effort::Quick).br.is_none(),
+            "a copy no smaller is not kept"
+        );
+    }
+
+    #[tokio::test]
+    async fn best_copies_replace_the_first_ones_once_made() {
+        // Text that brotli 11 packs tighter than 9.
+        let text: String = (0..4000u32)
+            .map(|i| {
+                format!(
+                    "let v{} = {};\n",
+                    i % 97,
+                    i.wrapping_mul(2_654_435_761) % 1000
+                )
+            })
+            .collect();
+        let bytes: &'static [u8] = Box::leak(text.into_bytes().into_boxed_slice());
+        let files: &'static [EmbeddedFile] = Box::leak(Box::new([EmbeddedFile {
+            path: "pkg/chatroom.js",
+            bytes,
+            br: None,
+            gzip: None,
+        }]));
+        let site = Site::embedded(files);
+        let Source::Embedded(assets) = &*site.0 else {
+            unreachable!()
+        };
+        let asset = assets["pkg/chatroom.js"].clone();
+        let brotli = headers(&[(header::ACCEPT_ENCODING, "br")]);
+        let body = |response: Response| async {
+            axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap()
+        };
+        let first = body(site.respond("/pkg/chatroom.js", &brotli).await.unwrap()).await;
+
+        compress_best(vec![asset.clone()]);
+        let best = body(site.respond("/pkg/chatroom.js", &brotli).await.unwrap()).await;
+        assert!(best.len() < first.len(), "{} < {}", best.len(), first.len());
+        let mut back = Vec::new();
+        brotli::BrotliDecompress(&mut &best[..], &mut back).unwrap();
+        assert_eq!(back, bytes);
+        let gzip = headers(&[(header::ACCEPT_ENCODING, "gzip")]);
+        let response = site.respond("/pkg/chatroom.js", &gzip).await.unwrap();
+        assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
     }
 }

@@ -125,6 +125,7 @@ impl AppState {
         };
         let trusted_proxies = TrustedProxies::new(config.trusted_proxies.iter().copied());
         let site = Site::open(std::path::Path::new(&config.site_root));
+        site.compress_ahead();
         let hash_file = site.hash_file(&beside_exe(&config.hash_file), &config.output_name);
         let leptos_options = LeptosOptions::builder()
             .hash_files(hash_file.is_some())
