@@ -119,12 +119,26 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
         } else if let Some(Anchor { key, offset }) = anchor.try_get_value().flatten()
             && let Some(row) = find_row(&el, &key)
         {
-            el.set_scroll_top(row.offset_top() - offset);
+            // Only if rows above it moved: a smooth scroll (End, PageDown)
+            // runs on the compositor, and setting the position it already
+            // has would cut it short.
+            let kept = row.offset_top() - offset;
+            if kept != el.scroll_top() {
+                el.set_scroll_top(kept);
+            }
         }
     };
     let render = move || {
         if frame_pending.try_set_value(false).is_some() {
             return;
+        }
+        // The row being read, where it is now, just before the rows change:
+        // the last scroll event's position may be a frame behind a smooth
+        // scroll, and restoring that would pull the reader back.
+        if anchor.get_value().is_some()
+            && let (Some(el), Some(ol)) = (scroller.get_untracked(), list.get_untracked())
+        {
+            anchor.set_value(first_visible(&ol, el.scroll_top()));
         }
         shown.set(rows.get_untracked());
         leptos::task::spawn_local(async move {
@@ -169,6 +183,12 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
         following.set(true);
         anchor.set_value(None);
         read_all(unread);
+        // To the bottom at once, and again once the rows are updated. At
+        // once, because a scroll event already on its way (a browser sends
+        // it before the next frame's callbacks) must find the list at the
+        // bottom: measured against the old bottom, it would take the reader
+        // for scrolled up and stop following.
+        settle();
         request_animation_frame(settle);
     };
     Effect::new(move |_| {
@@ -225,6 +245,9 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
                 .with_untracked(|v| window.update(|w| *w = w.hold(&v.entries).later(&v.entries)));
         } else if at_bottom {
             if !following.get_untracked() {
+                // The bottom as it is now: a scroll event still to come (the
+                // rest of a smooth scroll) is measured against it.
+                stuck_height.set_value(el.scroll_height());
                 following.set(true);
                 wants_older.set_value(false);
                 window.set(Window::follow());
