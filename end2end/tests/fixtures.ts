@@ -446,11 +446,22 @@ export async function registerToken(server: { url: string }, name: string): Prom
   return (await response.json()).token;
 }
 
-/** Types a message into the composer and sends it with Enter; waits for the server's acknowledgement. */
-export async function say(page: Page, text: string): Promise<void> {
+/** Types a message into the composer and presses Enter, without waiting for the server. */
+export async function write(page: Page, text: string): Promise<void> {
   await page.locator("#message").fill(text);
   await page.locator("#message").press("Enter");
+}
+
+/** Types a message into the composer and sends it with Enter; waits for the server's acknowledgement. */
+export async function say(page: Page, text: string): Promise<void> {
+  await write(page, text);
   await expect(page.locator("li.message.own .text", { hasText: text }).last()).toBeVisible();
+}
+
+/** Reloads the page and waits for hydration. */
+export async function reloadHydrated(page: Page): Promise<void> {
+  await page.reload();
+  await page.locator("body[data-hydrated]").waitFor();
 }
 
 export type { Browser, Page };

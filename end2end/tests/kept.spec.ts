@@ -2,7 +2,7 @@
 // outbox (in order, sent once when the page is back in the room) and the
 // composer's draft. Logging out forgets them. A kept message the server
 // refuses waits with the server's reason, to edit or discard.
-import { test, expect, enterRoom, logIn, say, type Page } from "./fixtures";
+import { test, expect, enterRoom, logIn, reloadHydrated, say, write, type Page } from "./fixtures";
 
 /**
  * Routes `page`'s Socket.IO connections through the test. While cut, every
@@ -36,20 +36,9 @@ async function cuttable(page: Page): Promise<(cut: boolean) => void> {
   };
 }
 
-/** Writes `text` in the composer and presses Enter. */
-async function write(page: Page, text: string): Promise<void> {
-  await page.locator("#message").fill(text);
-  await page.locator("#message").press("Enter");
-}
-
 /** The keys of the tab's session storage that hold Chatroom's kept state. */
 function keptKeys(page: Page): Promise<string[]> {
   return page.evaluate(() => Object.keys(sessionStorage).filter((key) => key.startsWith("chatroom.")).sort());
-}
-
-async function reloadHydrated(page: Page): Promise<void> {
-  await page.reload();
-  await page.locator("body[data-hydrated]").waitFor();
 }
 
 test("messages written offline and a draft survive a reload, then go once and in order", async ({ openPage }) => {
@@ -142,8 +131,7 @@ test("a kept message the server refuses waits with its reason, to edit or discar
   await expect(refused.locator(".text")).toHaveText([`to discard ${long}`]);
   await refused.first().locator("button.discard").click();
   await expect(refused).toHaveCount(0);
-  await alice.locator("#message").fill("to edit, shorter");
-  await alice.locator("#message").press("Enter");
+  await write(alice, "to edit, shorter");
   await expect(bob.locator("li.message .text")).toHaveText(["goes", "to edit, shorter"]);
   // Nothing is kept now but what is in the composer (empty: nothing).
   await expect.poll(() => keptKeys(alice)).toEqual([]);

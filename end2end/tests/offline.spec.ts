@@ -3,13 +3,17 @@
 // back in the room. A message whose acknowledgement is lost goes again
 // under the same client id, and the server stores it once.
 import { io } from "socket.io-client";
-import { test, expect, enterRoom, say, serverFixture, type Page, type Server } from "./fixtures";
-
-/** Writes `text` in the composer and presses Enter. */
-async function write(page: Page, text: string): Promise<void> {
-  await page.locator("#message").fill(text);
-  await page.locator("#message").press("Enter");
-}
+import {
+  test,
+  expect,
+  enterRoom,
+  reloadHydrated,
+  say,
+  serverFixture,
+  write,
+  type Page,
+  type Server,
+} from "./fixtures";
 
 test("messages written offline are pending, then arrive once and in order", async ({ openPage, server }) => {
   const alice = await openPage();
@@ -34,8 +38,7 @@ test("messages written offline are pending, then arrive once and in order", asyn
     await expect(page.locator("li.message .text")).toHaveText(["before", ...texts], { timeout: 20_000 });
   }
   // Once: a reload reads the stored conversation.
-  await bob.reload();
-  await bob.locator("body[data-hydrated]").waitFor();
+  await reloadHydrated(bob);
   await expect(bob.locator("li.message .text")).toHaveText(["before", ...texts]);
 });
 
